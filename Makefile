@@ -1,0 +1,46 @@
+# Maskwatch: `make` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SHARED ?= $(abspath ../shared)
+DATA ?= $(SHARED)/datasets/masks
+WEIGHTS ?= $(SHARED)/models/backbone/mobilenet_v2_1.0_no_top.weights.h5
+DETECTORS ?= $(SHARED)/models/face
+SIZE ?= 128
+SEED ?= 0
+OUT ?= runs/m$(SIZE)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export MASKWATCH_SHARED ?= $(SHARED)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup test lint train evaluate clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-edge.txt requirements-train.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-train.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed ## workstation venv (.venv): training, export, tests
+
+test: setup ## run the test suite (needs ../shared, or MASKWATCH_SHARED=DIR)
+	$(PY) -m pytest
+
+lint: setup ## ruff
+	$(VENV)/bin/ruff check edge train export tests
+
+train: setup ## train on DATA into OUT (SIZE=128, SEED=0)
+	$(PY) -m train --data $(DATA) --out $(OUT) --size $(SIZE) --seed $(SEED) \
+		--weights $(WEIGHTS) --detector yunet --detector-dir $(DETECTORS) $(ARGS)
+
+evaluate: setup ## score RUN's model on DATA (EVAL_OUT=$(RUN)/eval)
+	$(PY) -m train.evaluate --model $(RUN)/model.keras --data $(DATA) \
+		--out $(or $(EVAL_OUT),$(RUN)/eval) --detector yunet --detector-dir $(DETECTORS)
+
+clean: ## remove caches (keeps runs/ and the venvs)
+	rm -rf .cache .pytest_cache .ruff_cache

@@ -1,0 +1,85 @@
+"""Pure numpy box maths and the face-crop rule shared by training and the device.
+
+Boxes are ``(x, y, w, h)`` in pixels of the frame they were found in. The crop rule is
+part of the model's contract (it is written into the manifest): a classifier trained on
+crops with a 20% margin sees something else when the device cuts them tight.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CropRule:
+    margin: float = 0.2  # fraction of the face box added on every side
+    square: bool = True  # widen the shorter side so faces are not squashed by the resize
+
+    def __post_init__(self):
+        if not 0.0 <= self.margin <= 1.0:
+            raise ValueError(f"crop margin must be within 0..1, got {self.margin}")
+
+
+def expand_box(box, rule: CropRule) -> np.ndarray:
+    """The region to cut for a face box under ``rule``, as float (x, y, w, h); may leave the frame."""
+    x, y, w, h = (float(v) for v in box)
+    cx, cy = x + w / 2.0, y + h / 2.0
+    w, h = w * (1.0 + 2.0 * rule.margin), h * (1.0 + 2.0 * rule.margin)
+    if rule.square:
+        w = h = max(w, h)
+    return np.array([cx - w / 2.0, cy - h / 2.0, w, h])
+
+
+def crop_face(frame_bgr: np.ndarray, box, rule: CropRule, size: int) -> np.ndarray:
+    """Cut one face as an RGB ``size`` x ``size`` uint8 image.
+
+    Parts of the region outside the frame are filled by repeating the border, so a face at
+    the frame's edge keeps its place and proportions instead of being stretched.
+    """
+    x, y, w, h = np.rint(expand_box(box, rule)).astype(int)
+    w, h = max(w, 1), max(h, 1)
+    frame_h, frame_w = frame_bgr.shape[:2]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, frame_w), min(y + h, frame_h)
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"box {tuple(box)} lies outside the {frame_w}x{frame_h} frame")
+    region = frame_bgr[y0:y1, x0:x1]
+    pad = (y0 - y, y + h - y1, x0 - x, x + w - x1)
+    if any(pad):
+        region = cv2.copyMakeBorder(region, *pad, cv2.BORDER_REPLICATE)
+    interpolation = cv2.INTER_AREA if region.shape[0] > size else cv2.INTER_LINEAR
+    region = cv2.resize(region, (size, size), interpolation=interpolation)
+    return cv2.cvtColor(region, cv2.COLOR_BGR2RGB)
+
+
+def scale_boxes(boxes: np.ndarray, factor: float) -> np.ndarray:
+    """Map boxes found on a frame resized by ``factor`` back to the original frame."""
+    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4) / factor
+
+
+def box_area(boxes: np.ndarray) -> np.ndarray:
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.clip(boxes[:, 2], 0, None) * np.clip(boxes[:, 3], 0, None)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every box in ``a`` with every box in ``b``."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    ax1, ay1 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
+    bx1, by1 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
+    inter_w = np.minimum(ax1[:, None], bx1[None]) - np.maximum(a[:, 0, None], b[None, :, 0])
+    inter_h = np.minimum(ay1[:, None], by1[None]) - np.maximum(a[:, 1, None], b[None, :, 1])
+    inter = np.clip(inter_w, 0, None) * np.clip(inter_h, 0, None)
+    union = box_area(a)[:, None] + box_area(b)[None] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def downscale_for_detection(frame: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """Shrink a frame so its longer side is at most ``max_side``; returns it and the factor."""
+    height, width = frame.shape[:2]
+    factor = min(1.0, max_side / max(height, width))
+    if factor >= 1.0:
+        return frame, 1.0
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA), factor

@@ -1,0 +1,33 @@
+"""Every error the runtime raises on purpose.
+
+Each one also inherits the builtin a caller would naturally catch, as gpiozero's do, and
+its message is written for a person: what went wrong and what to do about it.
+"""
+
+
+class EdgeError(Exception):
+    """Base of every deliberate error; the CLIs print it as one line."""
+
+
+class ConfigError(EdgeError, ValueError):
+    """A config file or flag is wrong: unknown key, wrong type, bad value."""
+
+
+class ImageError(EdgeError, ValueError):
+    """An image could not be decoded, is truncated or too small."""
+
+
+class ModelFileError(EdgeError, FileNotFoundError):
+    """A model, detector or manifest file is missing."""
+
+
+class ModelMismatchError(EdgeError, ValueError):
+    """A model does not match its manifest (checksum, labels, input)."""
+
+
+class BackendUnavailableError(EdgeError, ImportError):
+    """The interpreter a backend needs is not installed."""
+
+
+class CameraError(EdgeError, OSError):
+    """A camera or stream cannot be opened or stopped delivering frames."""

@@ -1,0 +1,119 @@
+"""Classification metrics in plain numpy, shared by training, export and ``edge-eval``.
+
+Kept free of scikit-learn so the device can score itself with what it already has.
+"""
+
+import numpy as np
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """Rows are true classes, columns predicted classes."""
+    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
+    return matrix
+
+
+def per_class_scores(matrix: np.ndarray, labels) -> dict:
+    """Precision, recall, F1 and support of each class, from a confusion matrix."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    true_pos = np.diag(matrix)
+    predicted, actual = matrix.sum(axis=0), matrix.sum(axis=1)
+    precision = np.divide(true_pos, predicted, out=np.zeros_like(true_pos), where=predicted > 0)
+    recall = np.divide(true_pos, actual, out=np.zeros_like(true_pos), where=actual > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)
+    return {
+        label: {
+            "precision": float(precision[i]), "recall": float(recall[i]),
+            "f1": float(f1[i]), "support": int(actual[i]),
+        }
+        for i, label in enumerate(labels)
+    }
+
+
+def roc_curve(y_positive, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """False and true positive rates at every distinct score, highest threshold first.
+
+    The first point is (0, 0) at an infinite threshold, as in scikit-learn.
+    """
+    y_positive = np.asarray(y_positive, dtype=bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-scores, kind="stable")
+    scores, y_positive = scores[order], y_positive[order]
+    last_of_each = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
+    true_pos = np.cumsum(y_positive)[last_of_each]
+    false_pos = (last_of_each + 1) - true_pos
+    positives, negatives = max(y_positive.sum(), 1), max((~y_positive).sum(), 1)
+    fpr = np.r_[0.0, false_pos / negatives]
+    tpr = np.r_[0.0, true_pos / positives]
+    thresholds = np.r_[np.inf, scores[last_of_each]]
+    return fpr, tpr, thresholds
+
+
+def auc(x, y) -> float:
+    """Area under a curve by the trapezoid rule."""
+    return float(np.trapezoid(np.asarray(y, float), np.asarray(x, float)))
+
+
+def choose_threshold(y_positive, scores, min_recall: float = 0.99) -> dict:
+    """Decision threshold for the positive (violation) class, chosen on validation data.
+
+    Rule: among thresholds whose recall on the positive class is at least ``min_recall``,
+    take the one with the highest balanced accuracy (mean of the two recalls), the highest
+    threshold on ties. If no threshold reaches ``min_recall``, the highest balanced
+    accuracy overall. A missed violation costs more at a doorway than a second look at a
+    compliant person, hence the recall floor.
+    """
+    fpr, tpr, thresholds = roc_curve(y_positive, scores)
+    finite = np.isfinite(thresholds)
+    fpr, tpr, thresholds = fpr[finite], tpr[finite], thresholds[finite]
+    balanced = (tpr + (1.0 - fpr)) / 2.0
+    eligible = tpr >= min_recall
+    rule = f"max balanced accuracy with recall >= {min_recall}"
+    if not eligible.any():
+        eligible = np.ones_like(eligible)
+        rule = f"max balanced accuracy (recall {min_recall} not reachable)"
+    candidates = np.flatnonzero(eligible)
+    best = candidates[np.argmax(balanced[candidates])]  # argmax keeps the first: highest threshold
+    return {
+        "threshold": float(thresholds[best]), "rule": rule,
+        "val_recall": float(tpr[best]), "val_false_positive_rate": float(fpr[best]),
+        "val_balanced_accuracy": float(balanced[best]),
+    }
+
+
+def predict_labels(probabilities, violation_index: int | None, threshold: float | None):
+    """Class indices: argmax, except that the violation class wins at ``threshold`` or above."""
+    probabilities = np.asarray(probabilities)
+    predicted = probabilities.argmax(axis=1)
+    if violation_index is not None and threshold is not None:
+        violation = probabilities[:, violation_index] >= threshold
+        others = probabilities.copy()
+        others[:, violation_index] = -1.0
+        predicted = np.where(violation, violation_index, others.argmax(axis=1))
+    return predicted
+
+
+def summarize(y_true, probabilities, labels, violation_label: str | None = None,
+              threshold: float | None = None) -> dict:
+    """Accuracy, per-class scores, confusion matrix and (with a violation class) ROC AUC."""
+    labels = list(labels)
+    violation_index = labels.index(violation_label) if violation_label in labels else None
+    y_true = np.asarray(y_true, int)
+    y_pred = predict_labels(probabilities, violation_index, threshold)
+    matrix = confusion_matrix(y_true, y_pred, len(labels))
+    result = {
+        "n": int(len(y_true)),
+        "accuracy": float((y_true == y_pred).mean()) if len(y_true) else 0.0,
+        "per_class": per_class_scores(matrix, labels),
+        "confusion": matrix.tolist(),
+        "labels": labels,
+        "threshold": threshold,
+    }
+    result["macro_f1"] = float(np.mean([s["f1"] for s in result["per_class"].values()]))
+    if violation_index is not None:
+        y_positive = y_true == violation_index
+        if 0 < y_positive.sum() < len(y_true):
+            fpr, tpr, _ = roc_curve(y_positive, np.asarray(probabilities)[:, violation_index])
+            result["roc_auc"] = auc(fpr, tpr)
+    return result

@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from edge.crops import CropRule, crop_face, downscale_for_detection, expand_box, iou_matrix, scale_boxes
+
+
+def test_expand_box_adds_margin_and_squares_around_the_centre():
+    region = expand_box((10, 20, 40, 20), CropRule(margin=0.25, square=True))
+    # 40x20 grows to 60x30, squared to 60x60 around the centre (30, 30)
+    np.testing.assert_allclose(region, [0, 0, 60, 60])
+    np.testing.assert_allclose(expand_box((10, 20, 40, 20), CropRule(0.0, False)), [10, 20, 40, 20])
+    with pytest.raises(ValueError):
+        CropRule(margin=2.0)
+
+
+def test_crop_face_is_rgb_and_pads_at_the_frame_edge():
+    frame = np.zeros((100, 100, 3), np.uint8)
+    frame[:, :, 0] = 255  # pure blue in BGR
+    crop = crop_face(frame, (-20, 0, 40, 40), CropRule(0.0, True), 32)
+    assert crop.shape == (32, 32, 3)
+    assert (crop[:, :, 2] == 255).all() and (crop[:, :, :2] == 0).all()  # blue lands in RGB's B
+    with pytest.raises(ValueError, match="outside"):
+        crop_face(frame, (200, 200, 10, 10), CropRule(), 32)
+
+
+def test_crop_face_keeps_the_face_in_place():
+    frame = np.zeros((200, 200, 3), np.uint8)
+    frame[80:120, 80:120] = 200
+    crop = crop_face(frame, (80, 80, 40, 40), CropRule(margin=0.5), 80)
+    # the bright square fills the middle half of the crop
+    assert crop[40, 40].tolist() == [200, 200, 200] and crop[5, 5].tolist() == [0, 0, 0]
+    assert crop[22, 40, 0] > 100 > crop[17, 40, 0]
+
+
+def test_iou_matrix_by_hand():
+    a = np.array([[0, 0, 10, 10], [20, 20, 10, 10]])
+    b = np.array([[5, 0, 10, 10], [0, 0, 10, 10], [100, 100, 1, 1]])
+    expected = np.array([[50 / 150, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(iou_matrix(a, b), expected)
+
+
+def test_downscale_then_scale_back_round_trips_boxes():
+    frame = np.zeros((480, 640, 3), np.uint8)
+    small, factor = downscale_for_detection(frame, 320)
+    assert small.shape == (240, 320, 3) and factor == 0.5
+    np.testing.assert_allclose(scale_boxes([[10, 20, 30, 40]], factor), [[20, 40, 60, 80]])
+    same, one = downscale_for_detection(frame, 1000)
+    assert same is frame and one == 1.0

@@ -1,0 +1,27 @@
+"""The device package must import with TensorFlow, Keras, train and export all unavailable."""
+
+import subprocess
+import sys
+
+from conftest import REPO
+
+BLOCKER = """
+import importlib.abc, pkgutil, sys
+FORBIDDEN = ("tensorflow", "keras", "tf2onnx", "train", "export")
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in FORBIDDEN:
+            raise ImportError(f"edge must not import {name}")
+sys.meta_path.insert(0, Block())
+import edge
+names = [m.name for m in pkgutil.walk_packages(edge.__path__, "edge.")]
+for name in names:
+    __import__(name)
+print(len(names))
+"""
+
+
+def test_every_edge_module_imports_without_tensorflow():
+    result = subprocess.run([sys.executable, "-c", BLOCKER], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) >= 8  # the walk really found the modules

@@ -1,0 +1,72 @@
+import cv2
+import numpy as np
+import pytest
+
+import train.faces as faces
+from edge.detectors import create_detector
+from edge.images import read_image
+from train.dataset import Sample
+from train.faces import PrepConfig, prepare, prepare_one
+
+
+@pytest.fixture(scope="module")
+def portrait(mask_images):
+    """A real unmasked face that fills its picture (a tight crop)."""
+    return read_image(sorted((mask_images / "without_mask").glob("*.jpg"))[0]).bgr
+
+
+def scene_with(face_bgr, size=(480, 640)):
+    """The face pasted small into a larger plain scene, as on a street photo."""
+    scene = np.full((*size, 3), 90, np.uint8)
+    small = cv2.resize(face_bgr, (160, 160))
+    scene[200:360, 300:460] = small
+    return scene
+
+
+@pytest.mark.parametrize("detector", ["yunet", "ssd"])
+def test_scene_is_cut_to_its_face_and_tight_crop_kept_whole(portrait, face_models, detector):
+    config = PrepConfig(size=96, detector=detector, detector_dir=str(face_models))
+    found = create_detector(detector, face_models)
+    status, crop = prepare_one(scene_with(portrait), found, config)
+    assert status == "face" and crop.shape == (96, 96, 3)
+    # the crop is mostly face, not the flat grey background
+    assert crop.std() > 25 and np.mean(np.abs(crop.astype(int) - 90) < 4) < 0.2
+    status, crop = prepare_one(portrait, found, config)
+    assert status == "tight"
+    expected = faces.whole_image(portrait, 96)
+    np.testing.assert_array_equal(crop, expected)
+
+
+def test_image_without_face_is_kept_or_dropped_by_flag(face_models):
+    blank = np.full((200, 200, 3), 128, np.uint8)
+    detector = create_detector("yunet", face_models)
+    status, crop = prepare_one(blank, detector, PrepConfig(size=64, no_face="keep"))
+    assert status == "no_face" and crop.shape == (64, 64, 3)
+    status, crop = prepare_one(blank, detector, PrepConfig(size=64, no_face="drop"))
+    assert status == "no_face" and crop is None
+
+
+def test_prepare_reports_bad_files_and_reuses_its_cache(tmp_path, portrait, face_models, monkeypatch):
+    folder = tmp_path / "data" / "a"
+    folder.mkdir(parents=True)
+    cv2.imwrite(str(folder / "good.jpg"), portrait)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 nothing else")
+    (folder / "notes.txt").write_text("not an image")
+    cv2.imwrite(str(folder / "gray.png"), cv2.cvtColor(portrait, cv2.COLOR_BGR2GRAY))
+    samples = [Sample(p, 0, f"a/{p.name}") for p in sorted(folder.iterdir())]
+    config = PrepConfig(size=64, detector="yunet", detector_dir=str(face_models))
+    prepared = prepare(samples, config, cache_dir=tmp_path / "cache", progress=False)
+    by_name = {r["relpath"]: r for r in prepared.records}
+    assert by_name["a/broken.jpg"]["status"] == "skipped" and "truncated" in by_name["a/broken.jpg"]["note"]
+    assert by_name["a/notes.txt"]["status"] == "skipped"
+    assert by_name["a/gray.png"]["note"] == "converted from grayscale"
+    assert by_name["a/good.jpg"]["status"] == "tight"
+    assert prepared.crops.shape == (2, 64, 64, 3)
+
+    def no_detection(*args, **kwargs):
+        raise AssertionError("a cached preparation must not run the detector")
+
+    monkeypatch.setattr(faces, "create_detector", no_detection)
+    again = prepare(samples, config, cache_dir=tmp_path / "cache", progress=False)
+    np.testing.assert_array_equal(again.crops, prepared.crops)
+    assert again.records == prepared.records

@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from edge.metrics import auc, choose_threshold, confusion_matrix, roc_curve, summarize
+
+LABELS = ["with_mask", "without_mask"]
+
+
+def test_summary_matches_hand_computed_values():
+    # 6 samples; violation = class 1. At threshold 0.5 the predictions are 0,0,1,1,1,0.
+    y_true = [0, 0, 0, 1, 1, 1]
+    p1 = np.array([0.1, 0.4, 0.6, 0.7, 0.9, 0.3])
+    probabilities = np.column_stack([1 - p1, p1])
+    m = summarize(y_true, probabilities, LABELS, "without_mask", threshold=0.5)
+    assert m["confusion"] == [[2, 1], [1, 2]]
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["per_class"]["without_mask"] == pytest.approx(
+        {"precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3, "support": 3})
+    # ROC AUC = share of (positive, negative) pairs ranked right: 0.7>all, 0.9>all, 0.3>0.1 only
+    assert m["roc_auc"] == pytest.approx((3 + 3 + 1) / 9)
+    # a lower threshold catches the 0.3 violation but also flags the 0.4 negative
+    low = summarize(y_true, probabilities, LABELS, "without_mask", threshold=0.25)
+    assert low["confusion"] == [[1, 2], [0, 3]]
+
+
+def test_confusion_matrix_counts_every_pair():
+    matrix = confusion_matrix([0, 1, 2, 2, 1], [0, 2, 2, 1, 1], 3)
+    np.testing.assert_array_equal(matrix, [[1, 0, 0], [0, 1, 1], [0, 1, 1]])
+
+
+def test_roc_curve_and_auc_by_hand():
+    fpr, tpr, thresholds = roc_curve([1, 0, 1, 0], [0.9, 0.8, 0.4, 0.2])
+    np.testing.assert_allclose(fpr, [0, 0, 0.5, 0.5, 1.0])
+    np.testing.assert_allclose(tpr, [0, 0.5, 0.5, 1.0, 1.0])
+    assert thresholds[0] == np.inf and thresholds[-1] == 0.2
+    assert auc(fpr, tpr) == pytest.approx(0.75)
+
+
+def test_threshold_rule_keeps_the_recall_floor():
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    scores = np.array([0.95, 0.9, 0.6, 0.2, 0.5, 0.3, 0.1, 0.05])
+    # recall 1.0 needs t <= 0.2, where two negatives (0.5, 0.3) are flagged: balanced acc 0.75
+    floor = choose_threshold(y, scores, min_recall=1.0)
+    assert floor["threshold"] == 0.2 and floor["val_recall"] == 1.0
+    assert floor["val_balanced_accuracy"] == pytest.approx(0.75)
+    # without the floor, t=0.6 (3/4 recall, no false alarm) balances best
+    free = choose_threshold(y, scores, min_recall=0.0)
+    assert free["threshold"] == 0.6 and free["val_false_positive_rate"] == 0.0

@@ -1,0 +1,133 @@
+"""A short real training run on a small sample of ../shared, checked end to end."""
+
+import csv
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from edge.metrics import summarize  # noqa: E402
+from train.__main__ import main as train_main  # noqa: E402
+from train.dataset import Sample  # noqa: E402
+from train.evaluate import main as evaluate_main  # noqa: E402
+from train.faces import PrepConfig, prepare  # noqa: E402
+
+OUTPUTS = ["model.keras", "labels.json", "split.csv", "ingest.csv", "config.json", "metrics.json",
+           "report.md", "training_curves.png", "confusion_test.png", "roc_test.png",
+           "classification_report_test.txt", "crop_examples.png"]
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory, mask_images):
+    root = tmp_path_factory.mktemp("data")
+    for name in ("with_mask", "without_mask"):
+        (root / name).mkdir()
+        for path in sorted((mask_images / name).glob("*.jpg"))[::60][:30]:
+            shutil.copy(path, root / name / path.name)
+    odd = root / "without_mask"
+    (odd / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(100))
+    (odd / "readme.txt").write_text("not an image")
+    image = cv2.imread(str(next((mask_images / "without_mask").glob("*.jpg"))))
+    cv2.imwrite(str(odd / "gray.png"), cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+    cv2.imwrite(str(odd / "alpha.png"), cv2.cvtColor(image, cv2.COLOR_BGR2BGRA))
+    cv2.imwrite(str(odd / "tiny.png"), image[:8, :8])
+    return root
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, small_dataset, backbone_weights, face_models):
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    code = train_main([
+        "--data", str(small_dataset), "--out", str(out), "--labels", "without_mask,with_mask",
+        "--size", "96", "--weights", str(backbone_weights), "--detector", "yunet",
+        "--detector-dir", str(face_models), "--cache", "", "--head-epochs", "2",
+        "--fine-epochs", "1", "--batch-size", "16", "--seed", "1",
+    ])
+    assert code == 0
+    return out
+
+
+def test_run_writes_every_output_with_the_explicit_class_order(run_dir):
+    for name in OUTPUTS:
+        assert (run_dir / name).is_file(), f"{name} missing"
+    contract = json.loads((run_dir / "labels.json").read_text())
+    assert contract["labels"] == ["without_mask", "with_mask"]  # as given, not folder order
+    assert contract["violation_label"] == "without_mask" and 0.0 < contract["threshold"] <= 1.0
+    assert contract["crop"] == {"margin": 0.2, "square": True} and contract["input_size"] == 96
+    config = json.loads((run_dir / "config.json").read_text())
+    assert len(config["data_checksum"]) == 64 and config["args"]["seed"] == 1
+
+
+def test_odd_files_are_converted_or_skipped_and_listed(run_dir):
+    with open(run_dir / "ingest.csv") as f:
+        rows = {row["file"]: row for row in csv.DictReader(f)}
+    assert rows["without_mask/corrupt.jpg"]["status"] == "skipped"
+    assert rows["without_mask/readme.txt"]["status"] == "skipped"
+    assert "too small" in rows["without_mask/tiny.png"]["note"]
+    assert rows["without_mask/gray.png"]["note"] == "converted from grayscale"
+    assert rows["without_mask/alpha.png"]["note"] == "converted from rgba"
+    report = (run_dir / "report.md").read_text()
+    assert "without_mask/corrupt.jpg" in report and "Decision threshold" in report
+
+
+def test_split_has_no_file_twice_and_every_class_everywhere(run_dir):
+    with open(run_dir / "split.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len({r["file"] for r in rows}) == len(rows)
+    for split in ("train", "val", "test"):
+        assert {r["class"] for r in rows if r["split"] == split} == {"with_mask", "without_mask"}
+    groups = {}
+    for r in rows:
+        groups.setdefault(r["group"], set()).add(r["split"])
+    assert all(len(splits) == 1 for splits in groups.values())
+
+
+def test_reported_test_metrics_match_a_recomputation_from_the_saved_model(
+    run_dir, small_dataset, face_models
+):
+    import keras
+
+    contract = json.loads((run_dir / "labels.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    with open(run_dir / "split.csv") as f:
+        test_rows = [r for r in csv.DictReader(f) if r["split"] == "test"]
+    labels = contract["labels"]
+    samples = [Sample(small_dataset / r["file"], labels.index(r["class"]), r["file"]) for r in test_rows]
+    prepared = prepare(samples, PrepConfig(size=96, detector="yunet", detector_dir=str(face_models)),
+                       progress=False)
+    model = keras.models.load_model(run_dir / "model.keras")
+    probabilities = model.predict(prepared.crops.astype(np.float32), verbose=0)
+    y_true = [s.label for s in samples]
+    expected = summarize(y_true, probabilities, labels, "without_mask", contract["threshold"])
+    assert metrics["test"]["confusion"] == expected["confusion"]
+    assert metrics["test"]["accuracy"] == pytest.approx(expected["accuracy"])
+    # accuracy is what the confusion matrix says
+    matrix = np.array(metrics["test"]["confusion"])
+    assert metrics["test"]["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
+
+
+def test_evaluate_scores_a_saved_model_on_a_folder(run_dir, small_dataset, face_models, tmp_path):
+    out = tmp_path / "eval"
+    assert evaluate_main(["--model", str(run_dir / "model.keras"), "--data", str(small_dataset),
+                          "--out", str(out), "--detector", "yunet", "--detector-dir", str(face_models),
+                          "--cache", ""]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n"] == 60 + 2  # 30 per class, plus the converted grayscale and RGBA images
+    assert (out / "confusion_eval.png").is_file() and (out / "roc_eval.png").is_file()
+    assert any("corrupt.jpg" in s for s in metrics["skipped"])
+
+
+def test_existing_run_folder_and_missing_data_are_one_line_errors(run_dir, tmp_path, capsys):
+    assert train_main(["--data", str(tmp_path), "--out", str(run_dir)]) == 2
+    assert "needs at least two class folders" in capsys.readouterr().err
+    data = tmp_path / "d"
+    for name in ("a", "b"):
+        (data / name).mkdir(parents=True)
+        cv2.imwrite(str(data / name / "x.png"), np.zeros((50, 50, 3), np.uint8))
+    assert train_main(["--data", str(data), "--out", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--force" in err and err.count("\n") == 1

@@ -1,0 +1,89 @@
+"""``python -m train``: fine-tune the mask classifier on a folder-per-class dataset."""
+
+import argparse
+import os
+import sys
+
+
+def comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def fractions(text: str) -> tuple[float, float, float]:
+    parts = [float(p) for p in comma_list(text)]
+    if len(parts) != 3 or min(parts) <= 0:
+        raise argparse.ArgumentTypeError("give three positive numbers: train,val,test")
+    return tuple(parts)
+
+
+def input_size(text: str) -> int:
+    size = int(text)
+    if not 96 <= size <= 224:
+        raise argparse.ArgumentTypeError("input size must be within 96..224")
+    return size
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m train", description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="example: python -m train --data ../shared/datasets/masks --out runs/m128 "
+               "--weights ../shared/models/backbone/mobilenet_v2_1.0_no_top.weights.h5 "
+               "--detector-dir ../shared/models/face",
+    )
+    p.add_argument("--data", required=True, help="folder with one sub-folder of images per class")
+    p.add_argument("--out", required=True, help="run folder to create")
+    p.add_argument("--force", action="store_true", help="replace an existing run folder")
+    p.add_argument("--labels", type=comma_list, default=None,
+                   help="class order, comma-separated (default: folder names, sorted)")
+    p.add_argument("--violation", default="without_mask", help="class that raises an alert")
+    p.add_argument("--size", type=input_size, default=128, help="input size in px (96..224)")
+    p.add_argument("--weights", default="imagenet",
+                   help="backbone weights: imagenet (downloads), a .weights.h5 path, or none")
+    p.add_argument("--dropout", type=float, default=0.2)
+    g = p.add_argument_group("face crops (the device's detector and crop rule)")
+    g.add_argument("--detector", default="auto", choices=("auto", "haar", "ssd", "yunet"))
+    g.add_argument("--detector-dir", default=os.environ.get("MASKWATCH_MODELS", "."),
+                   help="folder with the detector files")
+    g.add_argument("--margin", type=float, default=0.2, help="crop margin per side, fraction of the box")
+    g.add_argument("--no-face", choices=("keep", "drop"), default="keep",
+                   help="images where no face is found: keep them whole, or drop them")
+    g.add_argument("--cache", default=".cache/faces", help="face-crop cache folder ('' for none)")
+    g = p.add_argument_group("split")
+    g.add_argument("--split", type=fractions, default=(0.7, 0.15, 0.15), help="train,val,test")
+    g.add_argument("--dup-distance", type=int, default=8,
+                   help="perceptual-hash bits within which two images count as the same photo")
+    g.add_argument("--seed", type=int, default=0)
+    g = p.add_argument_group("training")
+    g.add_argument("--batch-size", type=int, default=32)
+    g.add_argument("--head-epochs", type=int, default=8)
+    g.add_argument("--head-lr", type=float, default=1e-3)
+    g.add_argument("--fine-epochs", type=int, default=8)
+    g.add_argument("--fine-lr", type=float, default=1e-5)
+    g.add_argument("--fine-from", default="block_13_expand", help="first backbone layer to unfreeze")
+    g.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs")
+    g.add_argument("--min-recall", type=float, default=0.99,
+                   help="validation recall floor for the violation class when choosing the threshold")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    from edge.errors import EdgeError
+
+    from .dataset import DatasetError
+    from .run import RunError, run
+
+    try:
+        run(args)
+    except (DatasetError, RunError, EdgeError, FileNotFoundError) as exc:
+        if args.debug:
+            raise
+        print(f"python -m train: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Turning a folder of mixed photos into the face crops the device will show the classifier.
+
+The detector and the crop rule are the device's own (``edge.detectors``, ``edge.crops``).
+Tight face crops (the face fills the picture) are kept whole; scene pictures are cut to
+their largest face (the image's label describes its main subject, not bystanders); a
+picture with no face found is kept whole or dropped by choice, and always reported.
+"""
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from edge.crops import CropRule, crop_face, expand_box
+from edge.detectors import create_detector
+from edge.errors import ImageError
+from edge.images import is_image_file, read_image
+
+from .dataset import Sample
+from .split import image_hashes
+
+CACHE_VERSION = 2
+
+
+@dataclass(frozen=True)
+class PrepConfig:
+    size: int = 128
+    detector: str = "yunet"
+    detector_dir: str = "."
+    crop_margin: float = 0.2
+    no_face: str = "keep"  # keep the whole image, or "drop" it
+    min_side: int = 24  # smaller images are skipped as unusable
+    tight_fraction: float = 0.6  # a face whose crop spans this much of the image is a tight crop
+
+
+@dataclass
+class Prepared:
+    crops: np.ndarray  # uint8 RGB, N x size x size x 3, only the usable samples
+    records: list[dict]  # one per input file: relpath, label, status, note, hashes, index
+
+
+def whole_image(bgr: np.ndarray, size: int) -> np.ndarray:
+    """The whole picture as a square crop, centred, padded rather than stretched."""
+    height, width = bgr.shape[:2]
+    return crop_face(bgr, (0, 0, width, height), CropRule(margin=0.0, square=True), size)
+
+
+def prepare_one(bgr: np.ndarray, detector, config: PrepConfig) -> tuple[str, np.ndarray | None]:
+    """("face" | "tight" | "no_face", crop or None when the image should be dropped)."""
+    rule = CropRule(margin=config.crop_margin, square=True)
+    faces = detector.detect(bgr)
+    if len(faces) == 0:
+        if config.no_face == "drop":
+            return "no_face", None
+        return "no_face", whole_image(bgr, config.size)
+    largest = faces[np.argmax(faces[:, 2] * faces[:, 3])]
+    crop_side = expand_box(largest[:4], rule)[2]
+    if crop_side >= config.tight_fraction * min(bgr.shape[:2]):
+        return "tight", whole_image(bgr, config.size)
+    return "face", crop_face(bgr, largest[:4], rule, config.size)
+
+
+def _cache_key(samples: list[Sample], config: PrepConfig) -> str:
+    digest = hashlib.sha256(json.dumps([CACHE_VERSION, asdict(config)]).encode())
+    for sample in samples:
+        stat = sample.path.stat()
+        digest.update(f"{sample.relpath}\0{sample.label}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:20]
+
+
+def prepare(samples: list[Sample], config: PrepConfig, cache_dir: Path | None = None,
+            progress: bool = True) -> Prepared:
+    """Face crops for every usable sample; cached under ``cache_dir`` by content and settings."""
+    cache_file = None
+    if cache_dir is not None:
+        cache_file = Path(cache_dir) / f"faces-{_cache_key(samples, config)}.npz"
+        if cache_file.is_file():
+            with np.load(cache_file, allow_pickle=False) as cached:
+                return Prepared(cached["crops"], json.loads(str(cached["records"])))
+    detector = create_detector(config.detector, config.detector_dir)
+    crops, records = [], []
+    for sample in tqdm(samples, desc="face crops", unit="img", disable=not progress):
+        record = {"relpath": sample.relpath, "label": sample.label, "note": ""}
+        records.append(record)
+        if not is_image_file(sample.path):
+            record.update(status="skipped", note="not an image file")
+            continue
+        try:
+            image = read_image(sample.path, min_side=config.min_side)
+        except ImageError as exc:
+            record.update(status="skipped", note=str(exc))
+            continue
+        record["note"] = f"converted from {image.conversion}" if image.conversion else ""
+        status, crop = prepare_one(image.bgr, detector, config)
+        record["status"] = status if crop is not None else "dropped"
+        record["hashes"] = [int(h) for h in image_hashes(image.bgr)]
+        if crop is not None:
+            record["crop_hashes"] = [int(h) for h in image_hashes(crop)]
+            record["index"] = len(crops)
+            crops.append(crop)
+    stacked = np.stack(crops) if crops else np.zeros((0, config.size, config.size, 3), np.uint8)
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache_file.with_suffix(".tmp.npz")
+        np.savez(partial, crops=stacked, records=json.dumps(records))
+        partial.replace(cache_file)
+    return Prepared(stacked, records)
+
+
+def save_examples(prepared: Prepared, path: Path, per_status: int = 8) -> None:
+    """A contact sheet of crops by how they were made, to eyeball the preparation."""
+    rows = []
+    for status in ("face", "tight", "no_face"):
+        picks = [r["index"] for r in prepared.records if r.get("status") == status][:per_status]
+        if picks:
+            row = [prepared.crops[i] for i in picks]
+            row += [np.zeros_like(row[0])] * (per_status - len(row))
+            rows.append(np.hstack(row))
+    if rows:
+        cv2.imwrite(str(path), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))

@@ -1,0 +1,102 @@
+"""Two-phase fine-tuning: the head on a frozen backbone, then the backbone's top blocks."""
+
+import sys
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .model import augmenter, random_blur, unfreeze_top
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    batch_size: int = 32
+    head_epochs: int = 8
+    head_lr: float = 1e-3
+    fine_epochs: int = 8
+    fine_lr: float = 1e-5
+    fine_from: str = "block_13_expand"  # the top quarter of MobileNetV2
+    patience: int = 3
+    seed: int = 0
+
+
+class KeepBest(keras.callbacks.Callback):
+    """Holds the weights of the lowest validation loss across both phases.
+
+    Keras' own checkpointing forgets its best score when ``fit`` is called again, so a
+    fine-tune that only made things worse would otherwise overwrite a better head-only model.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.best_loss, self.best_epoch, self.best_weights, self.epochs_seen = np.inf, 0, None, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs_seen += 1
+        if logs["val_loss"] < self.best_loss:
+            self.best_loss, self.best_epoch = logs["val_loss"], self.epochs_seen
+            # By variable path: the order of model.weights changes when layers are unfrozen.
+            self.best_weights = {v.path: v.numpy() for v in self.model.weights}
+
+    def restore(self, model: keras.Model) -> None:
+        for variable in model.weights:
+            variable.assign(self.best_weights[variable.path])
+
+
+def class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
+    """Inverse-frequency weights, averaging 1 over the samples."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    return {i: float(len(labels) / (n_classes * c)) if c else 0.0 for i, c in enumerate(counts)}
+
+
+def _datasets(train_x, train_y, val_x, val_y, config: FitConfig):
+    augment = augmenter(config.seed)
+
+    def augment_batch(images, labels):
+        images = augment(tf.cast(images, tf.float32), training=True)
+        return random_blur(tf.clip_by_value(images, 0.0, 255.0)), labels
+
+    train = (tf.data.Dataset.from_tensor_slices((train_x, train_y))
+             .shuffle(len(train_x), seed=config.seed, reshuffle_each_iteration=True)
+             .batch(config.batch_size)
+             .map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
+             .prefetch(tf.data.AUTOTUNE))
+    val = (tf.data.Dataset.from_tensor_slices((val_x, val_y))
+           .batch(config.batch_size)
+           .map(lambda x, y: (tf.cast(x, tf.float32), y))
+           .prefetch(tf.data.AUTOTUNE))
+    return train, val
+
+
+def fit(model: keras.Model, train_x, train_y, val_x, val_y, config: FitConfig) -> dict:
+    """Train in place; leaves the best weights in ``model`` and returns history and phases."""
+    train, val = _datasets(train_x, train_y, val_x, val_y, config)
+    weights = class_weights(train_y, model.output_shape[-1])
+    keep_best = KeepBest()
+    verbose = 1 if sys.stdout.isatty() else 2
+    history: dict[str, list[float]] = {}
+    phase_starts = []
+    phases = [("head", config.head_epochs, config.head_lr), ("fine-tune", config.fine_epochs, config.fine_lr)]
+    for phase, epochs, learning_rate in phases:
+        if epochs <= 0:
+            continue
+        if phase == "fine-tune":
+            trainable = unfreeze_top(model, config.fine_from)
+            print(f"fine-tuning {trainable} backbone layers from {config.fine_from} at lr {learning_rate}")
+        else:
+            print(f"training the head on the frozen backbone at lr {learning_rate}")
+        phase_starts.append(len(history.get("loss", [])))
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience)
+        result = model.fit(train, validation_data=val, epochs=epochs, class_weight=weights,
+                           callbacks=[keep_best, stop], verbose=verbose,
+                           shuffle=False)  # the dataset shuffles itself, seeded
+        for key, values in result.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+    if keep_best.best_weights is not None:
+        keep_best.restore(model)
+    return {"history": history, "phase_starts": phase_starts, "best_epoch": keep_best.best_epoch,
+            "best_val_loss": float(keep_best.best_loss), "class_weights": weights}

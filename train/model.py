@@ -1,0 +1,78 @@
+"""The classifier: raw RGB pixels in, class probabilities out.
+
+Normalisation lives in the graph (``Rescaling``), so the exported int8 model takes the
+camera's uint8 pixels directly and no device code can get the scaling wrong.
+"""
+
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+BACKBONE_NAME = "mobilenetv2_1.00"
+
+
+def build_model(n_classes: int, size: int, weights: str | None, dropout: float = 0.2,
+                float16: bool = False) -> keras.Model:
+    """MobileNetV2 (alpha 1.0) with a pooled softmax head.
+
+    ``weights``: "imagenet" (Keras downloads them), a path to a no-top weights file, or None.
+    The backbone is called with ``training=False`` so its BatchNorm layers stay in inference
+    mode when they are unfrozen for fine-tuning: the small batches of a fine-tune would
+    otherwise wreck their ImageNet statistics.
+    """
+    if weights not in (None, "imagenet") and not Path(weights).is_file():
+        raise FileNotFoundError(f"backbone weights {weights} not found")
+    inputs = keras.Input((size, size, 3), name="pixels")
+    scaled = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="normalise")(inputs)
+    backbone = keras.applications.MobileNetV2(
+        input_shape=(size, size, 3), alpha=1.0, include_top=False, weights=weights,
+    )
+    backbone.trainable = False
+    features = backbone(scaled, training=False)
+    pooled = keras.layers.GlobalAveragePooling2D(name="pool")(features)
+    pooled = keras.layers.Dropout(dropout, name="dropout")(pooled)
+    # The softmax stays float32 under mixed precision: float16 probabilities round badly near 1.
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="probabilities",
+                                 dtype="float32" if float16 else None)(pooled)
+    return keras.Model(inputs, outputs, name="mask_classifier")
+
+
+def backbone_of(model: keras.Model) -> keras.Model:
+    return next(layer for layer in model.layers if isinstance(layer, keras.Model))
+
+
+def unfreeze_top(model: keras.Model, from_layer: str) -> int:
+    """Make the backbone trainable from ``from_layer`` on, BatchNorm excluded; returns the count."""
+    backbone = backbone_of(model)
+    backbone.trainable = True
+    names = [layer.name for layer in backbone.layers]
+    if from_layer not in names:
+        raise ValueError(f"no layer {from_layer!r} in the backbone")
+    start = names.index(from_layer)
+    trainable = 0
+    for index, layer in enumerate(backbone.layers):
+        layer.trainable = index >= start and not isinstance(layer, keras.layers.BatchNormalization)
+        trainable += layer.trainable
+    return trainable
+
+
+def augmenter(seed: int) -> keras.Sequential:
+    """Training-only augmentation: flips, small rotation, zoom/crop jitter, light, blur."""
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomRotation(0.04, fill_mode="reflect", seed=seed),
+        keras.layers.RandomZoom((-0.15, 0.1), fill_mode="reflect", seed=seed),
+        keras.layers.RandomTranslation(0.08, 0.08, fill_mode="reflect", seed=seed),
+        keras.layers.RandomBrightness(0.25, value_range=(0, 255), seed=seed),
+        keras.layers.RandomContrast(0.3, value_range=(0, 255), seed=seed),
+    ], name="augment")
+
+
+def random_blur(images: tf.Tensor, probability: float = 0.25) -> tf.Tensor:
+    """Blur a random share of a batch with a 5x5 binomial kernel (focus and motion softness)."""
+    taps = tf.constant([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+    kernel = tf.tile((taps[:, None] * taps[None, :])[:, :, None, None], [1, 1, 3, 1])
+    blurred = tf.nn.depthwise_conv2d(images, kernel, [1, 1, 1, 1], "SAME")
+    chosen = tf.random.uniform([tf.shape(images)[0], 1, 1, 1]) < probability
+    return tf.where(chosen, blurred, images)

@@ -1,0 +1,56 @@
+"""Writing an evaluation: metrics.json, the classification report, plots, report.md."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from edge.metrics import summarize
+
+from . import plots
+
+
+def classification_report(metrics: dict) -> str:
+    """A fixed-width table like scikit-learn's, from ``edge.metrics.summarize`` output."""
+    width = max(len(label) for label in metrics["labels"]) + 2
+    lines = [f"{'':{width}}precision    recall  f1-score   support", ""]
+    for label, s in metrics["per_class"].items():
+        lines.append(f"{label:>{width}}{s['precision']:10.4f}{s['recall']:10.4f}"
+                     f"{s['f1']:10.4f}{s['support']:10d}")
+    lines += ["", f"{'accuracy':>{width}}{'':20}{metrics['accuracy']:10.4f}{metrics['n']:10d}",
+              f"{'macro f1':>{width}}{'':20}{metrics['macro_f1']:10.4f}{metrics['n']:10d}"]
+    return "\n".join(lines) + "\n"
+
+
+def evaluate_split(name: str, y_true, probabilities, labels, violation_label, threshold,
+                   out_dir: Path) -> dict:
+    """Metrics of one split, with its confusion matrix and ROC as PNG beside them."""
+    metrics = summarize(y_true, probabilities, labels, violation_label, threshold)
+    plots.confusion(metrics["confusion"], labels, out_dir / f"confusion_{name}.png",
+                    f"{name} (n={metrics['n']})")
+    if "roc_auc" in metrics:
+        positive = labels.index(violation_label)
+        plots.roc(np.asarray(y_true) == positive, np.asarray(probabilities)[:, positive],
+                  violation_label, out_dir / f"roc_{name}.png", threshold)
+    (out_dir / f"classification_report_{name}.txt").write_text(classification_report(metrics))
+    return metrics
+
+
+def metrics_table(results: dict[str, dict], violation_label: str | None) -> str:
+    header = "| split | n | accuracy | macro F1 |"
+    rule = "|---|---|---|---|"
+    if violation_label:
+        header += f" {violation_label} recall | {violation_label} precision | ROC AUC |"
+        rule += "---|---|---|"
+    rows = [header, rule]
+    for name, m in results.items():
+        row = f"| {name} | {m['n']} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} |"
+        if violation_label:
+            v = m["per_class"][violation_label]
+            row += f" {v['recall']:.4f} | {v['precision']:.4f} | {m.get('roc_auc', float('nan')):.4f} |"
+        rows.append(row)
+    return "\n".join(rows)
+
+
+def write_json(path: Path, data) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")

@@ -1,0 +1,198 @@
+"""One training run, from a dataset folder to a run folder with everything export needs."""
+
+import csv
+import json
+import platform
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import plots
+from .dataset import data_checksum, list_samples, resolve_labels
+from .faces import PrepConfig, prepare, save_examples
+from .fit import FitConfig, fit
+from .model import BACKBONE_NAME, build_model
+from .report import evaluate_split, metrics_table, write_json
+from .split import SPLITS, group_near_duplicates, stratified_group_split
+
+THRESHOLD_RULE_DOC = (
+    "Among thresholds on p(violation) whose violation recall on the validation split is at "
+    "least the recall floor, the one with the highest balanced accuracy (highest threshold on "
+    "ties); if none reaches the floor, the highest balanced accuracy overall."
+)
+
+
+class RunError(ValueError):
+    """The run cannot go ahead as asked."""
+
+
+def prepare_output(out: Path, force: bool) -> None:
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise RunError(f"run folder {out} already exists and is not empty — "
+                           "choose another OUT or pass --force to replace it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def split_samples(records: list[dict], distance: int, fractions, seed: int, n_classes: int):
+    """Split indices for the usable records, plus their near-duplicate group ids."""
+    usable = [r for r in records if "index" in r]
+    labels = np.array([r["label"] for r in usable])
+    views = [np.array([r[key] for r in usable], dtype=np.uint64) for key in ("hashes", "crop_hashes")]
+    groups = group_near_duplicates([(view[:, 0], view[:, 1]) for view in views], distance)
+    assignment = stratified_group_split(labels, groups, fractions, seed)
+    for split in range(len(SPLITS)):
+        present = np.bincount(labels[assignment == split], minlength=n_classes)
+        if (present == 0).any():
+            raise RunError(f"the {SPLITS[split]} split has no image of some class "
+                           f"(counts {present.tolist()}): the dataset is too small to split")
+    for record, split, group in zip(usable, assignment, groups, strict=True):
+        record["split"], record["group"] = SPLITS[split], int(group)
+    return usable
+
+
+def write_tables(out: Path, records: list[dict], labels: list[str]) -> None:
+    with open(out / "ingest.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "class", "status", "note"])
+        for r in records:
+            writer.writerow([r["relpath"], labels[r["label"]], r["status"], r["note"]])
+    with open(out / "split.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "class", "split", "group"])
+        for r in records:
+            if "split" in r:
+                writer.writerow([r["relpath"], labels[r["label"]], r["split"], r["group"]])
+
+
+def ingest_summary(records: list[dict], labels: list[str]) -> dict:
+    summary = {"files": len(records), "by_status": {}, "converted": 0, "skipped": []}
+    for r in records:
+        key = f"{labels[r['label']]}/{r['status']}"
+        summary["by_status"][key] = summary["by_status"].get(key, 0) + 1
+        summary["converted"] += r["note"].startswith("converted")
+        if r["status"] in ("skipped", "dropped"):
+            summary["skipped"].append(f"{r['relpath']}: {r['note'] or r['status']}")
+    return summary
+
+
+def predict(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
+    return model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0)
+
+
+def run(args) -> dict:
+    started = time.time()
+    out = Path(args.out)
+    keras.utils.set_random_seed(args.seed)
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    labels = resolve_labels(Path(args.data), args.labels)
+    violation = args.violation if args.violation in labels else None
+    prep = PrepConfig(size=args.size, detector=args.detector, detector_dir=str(args.detector_dir),
+                      crop_margin=args.margin, no_face=args.no_face)
+    fit_config = FitConfig(batch_size=args.batch_size, head_epochs=args.head_epochs,
+                           head_lr=args.head_lr, fine_epochs=args.fine_epochs, fine_lr=args.fine_lr,
+                           fine_from=args.fine_from, patience=args.patience, seed=args.seed)
+    prepare_output(out, args.force)
+    print(f"classes (in this order): {', '.join(labels)}; device: {'GPU' if gpus else 'CPU'}")
+
+    samples = list_samples(Path(args.data), labels)
+    checksum = data_checksum(samples)
+    prepared = prepare(samples, prep, Path(args.cache) if args.cache else None)
+    usable = split_samples(prepared.records, args.dup_distance, args.split, args.seed, len(labels))
+    write_tables(out, prepared.records, labels)
+    save_examples(prepared, out / "crop_examples.png")
+    arrays = {}
+    for split in SPLITS:
+        chosen = [r for r in usable if r["split"] == split]
+        arrays[split] = (prepared.crops[[r["index"] for r in chosen]],
+                         np.array([r["label"] for r in chosen], dtype=np.int64))
+    counts = {s: np.bincount(arrays[s][1], minlength=len(labels)).tolist() for s in SPLITS}
+    print("split sizes per class:", json.dumps(counts))
+
+    weights = None if args.weights == "none" else args.weights
+    model = build_model(len(labels), args.size, weights, args.dropout, float16=bool(gpus))
+    fitted = fit(model, *arrays["train"], *arrays["val"], fit_config)
+    model.save(out / "model.keras")
+
+    probabilities = {s: predict(model, arrays[s][0], args.batch_size) for s in ("val", "test")}
+    threshold_info = None
+    threshold = None
+    if violation is not None:
+        from edge.metrics import choose_threshold
+
+        v = labels.index(violation)
+        threshold_info = choose_threshold(arrays["val"][1] == v, probabilities["val"][:, v],
+                                          args.min_recall)
+        threshold_info["rule_doc"] = THRESHOLD_RULE_DOC
+        threshold = threshold_info["threshold"]
+    results = {s: evaluate_split(s, arrays[s][1], probabilities[s], labels, violation, threshold, out)
+               for s in ("val", "test")}
+    results["test_argmax"] = evaluate_split("test_argmax", arrays["test"][1], probabilities["test"],
+                                            labels, violation, None, out)
+    plots.training_curves(fitted["history"], fitted["phase_starts"], out / "training_curves.png")
+
+    wall = time.time() - started
+    contract = {"labels": labels, "violation_label": violation, "threshold": threshold,
+                "input_size": args.size, "pixel_format": "RGB", "input_range": [0, 255],
+                "crop": {"margin": args.margin, "square": True}, "backbone": BACKBONE_NAME}
+    write_json(out / "labels.json", contract)
+    config = {"command": shlex.join(sys.argv), "args": {k: (list(v) if isinstance(v, tuple) else v)
+              for k, v in vars(args).items()}, "prep": asdict(prep), "fit": asdict(fit_config),
+              "data_checksum": checksum, "python": platform.python_version(),
+              "tensorflow": tf.__version__, "keras": keras.__version__, "gpu": bool(gpus)}
+    write_json(out / "config.json", config)
+    metrics = {**results, "threshold": threshold_info, "split_counts": counts,
+               "ingest": ingest_summary(prepared.records, labels), "history": fitted["history"],
+               "best_epoch": fitted["best_epoch"], "wall_time_s": round(wall, 1)}
+    write_json(out / "metrics.json", metrics)
+    (out / "report.md").write_text(render_report(labels, violation, metrics, config, counts))
+    print(metrics_table({k: results[k] for k in ("val", "test", "test_argmax")}, violation))
+    print(f"run written to {out} in {wall / 60:.1f} min")
+    return metrics
+
+
+def render_report(labels, violation, metrics, config, counts) -> str:
+    ingest = metrics["ingest"]
+    lines = [
+        "# Training run report", "",
+        f"Command: `{config['command']}`  ",
+        f"Data checksum (sha256): `{config['data_checksum']}`  ",
+        f"Seed {config['args']['seed']}, input {config['args']['size']} px, "
+        f"wall time {metrics['wall_time_s'] / 60:.1f} min on {'GPU' if config['gpu'] else 'CPU'}, "
+        f"best epoch {metrics['best_epoch']}.", "",
+        "## Classes and split", "",
+        f"Class order: {', '.join(f'{i}={name}' for i, name in enumerate(labels))}.", "",
+        "| split | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels),
+        *[f"| {s} | " + " | ".join(str(c) for c in counts[s]) + " |" for s in SPLITS], "",
+        "Near-duplicates (perceptual hash, mirrored copies included) never straddle two "
+        "splits; `split.csv` lists every file's split and group.", "",
+        "## Ingest", "",
+        *[f"- {key}: {n}" for key, n in sorted(ingest["by_status"].items())],
+        f"- converted (grayscale, RGBA, 16-bit): {ingest['converted']}", "",
+        "Statuses: `face` cut to the largest detected face, `tight` kept whole (the face fills "
+        "it), `no_face` no face found (kept whole unless `--no-face drop`), `skipped` "
+        "unreadable, `dropped` no face and dropped. Every file is listed in `ingest.csv`.", "",
+    ]
+    if ingest["skipped"]:
+        lines += ["Skipped or dropped:", "", *[f"- {s}" for s in ingest["skipped"][:50]], ""]
+    lines += ["## Metrics", "",
+              metrics_table({k: metrics[k] for k in ("val", "test", "test_argmax")}, violation), "",
+              "`test_argmax` uses the plain argmax; the other rows use the decision threshold.", ""]
+    if metrics["threshold"]:
+        t = metrics["threshold"]
+        lines += ["## Decision threshold", "",
+                  f"`{violation}` when p({violation}) >= **{t['threshold']:.4f}** ({t['rule']}).",
+                  "", t["rule_doc"], ""]
+    lines += ["## Plots", "", "![curves](training_curves.png) ![confusion](confusion_test.png) "
+              "![roc](roc_test.png)", "", "Crop examples: ![crops](crop_examples.png)", ""]
+    return "\n".join(lines)
