@@ -10,11 +10,12 @@ DETECTORS ?= $(SHARED)/models/face
 SIZE ?= 128
 SEED ?= 0
 OUT ?= runs/m$(SIZE)
+EXPORT ?= exports/m$(SIZE)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MASKWATCH_SHARED ?= $(SHARED)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint train evaluate clean
+.PHONY: help setup test lint train evaluate export package clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +42,14 @@ train: setup ## train on DATA into OUT (SIZE=128, SEED=0)
 evaluate: setup ## score RUN's model on DATA (EVAL_OUT=$(RUN)/eval)
 	$(PY) -m train.evaluate --model $(RUN)/model.keras --data $(DATA) \
 		--out $(or $(EVAL_OUT),$(RUN)/eval) --detector yunet --detector-dir $(DETECTORS)
+
+export: setup ## quantize RUN (default runs/m$(SIZE)) into EXPORT: int8/fp32 TFLite + ONNX, manifest, report
+	$(PY) -m export --run $(or $(RUN),$(OUT)) --out $(EXPORT) $(ARGS)
+
+package: ## one tarball of EXPORT for the device (artifacts, manifest, checksums)
+	cd $(EXPORT) && sha256sum $$(ls | grep -v SHA256SUMS) > SHA256SUMS
+	tar -czf $(EXPORT).tar.gz -C $(dir $(abspath $(EXPORT))) $(notdir $(abspath $(EXPORT)))
+	@echo "wrote $(EXPORT).tar.gz"
 
 clean: ## remove caches (keeps runs/ and the venvs)
 	rm -rf .cache .pytest_cache .ruff_cache

@@ -2,7 +2,6 @@
 
 import csv
 import json
-import shutil
 
 import cv2
 import numpy as np
@@ -19,36 +18,6 @@ from train.faces import PrepConfig, prepare  # noqa: E402
 OUTPUTS = ["model.keras", "labels.json", "split.csv", "ingest.csv", "config.json", "metrics.json",
            "report.md", "training_curves.png", "confusion_test.png", "roc_test.png",
            "classification_report_test.txt", "crop_examples.png"]
-
-
-@pytest.fixture(scope="module")
-def small_dataset(tmp_path_factory, mask_images):
-    root = tmp_path_factory.mktemp("data")
-    for name in ("with_mask", "without_mask"):
-        (root / name).mkdir()
-        for path in sorted((mask_images / name).glob("*.jpg"))[::60][:30]:
-            shutil.copy(path, root / name / path.name)
-    odd = root / "without_mask"
-    (odd / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(100))
-    (odd / "readme.txt").write_text("not an image")
-    image = cv2.imread(str(next((mask_images / "without_mask").glob("*.jpg"))))
-    cv2.imwrite(str(odd / "gray.png"), cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
-    cv2.imwrite(str(odd / "alpha.png"), cv2.cvtColor(image, cv2.COLOR_BGR2BGRA))
-    cv2.imwrite(str(odd / "tiny.png"), image[:8, :8])
-    return root
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, small_dataset, backbone_weights, face_models):
-    out = tmp_path_factory.mktemp("runs") / "tiny"
-    code = train_main([
-        "--data", str(small_dataset), "--out", str(out), "--labels", "without_mask,with_mask",
-        "--size", "96", "--weights", str(backbone_weights), "--detector", "yunet",
-        "--detector-dir", str(face_models), "--cache", "", "--head-epochs", "2",
-        "--fine-epochs", "1", "--batch-size", "16", "--seed", "1",
-    ])
-    assert code == 0
-    return out
 
 
 def test_run_writes_every_output_with_the_explicit_class_order(run_dir):

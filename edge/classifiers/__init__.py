@@ -1,0 +1,46 @@
+"""Mask classifiers: the manifest picks the artifact, one backend file per interpreter."""
+
+from pathlib import Path
+
+from .. import manifest as manifests
+from ..errors import ConfigError
+from .base import Classifier
+
+BACKENDS = ("litert-int8", "litert-fp32", "onnx-int8", "onnx-fp32")
+
+
+def _default_backend(manifest) -> str:
+    try:
+        import ai_edge_litert  # noqa: F401
+
+        preferred = "litert-int8"
+    except ImportError:
+        preferred = "onnx-int8"
+    have = [a.backend for a in manifest.artifacts]
+    return preferred if preferred in have else have[0]
+
+
+def load_classifier(model: Path | str, backend: str | None = None, threads: int = 1) -> Classifier:
+    """The classifier for a model bundle folder, its manifest.json, or one artifact file in it.
+
+    ``backend``: one of BACKENDS, or "litert"/"onnx" for that interpreter's int8 artifact;
+    by default the file given, else LiteRT int8 where LiteRT is installed.
+    """
+    model = Path(model)
+    bundle = model if model.is_dir() else model.parent
+    manifest = manifests.load(bundle)
+    if backend in ("litert", "onnx"):
+        backend = f"{backend}-int8"
+    if backend is not None and backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}, litert, onnx")
+    if backend is None:
+        backend = model.name if model.suffix in (".tflite", ".onnx") else _default_backend(manifest)
+    artifact = manifest.artifact(backend)
+    path = manifests.verify_file(bundle, artifact)
+    if artifact.format == "tflite":
+        from .litert import LiteRTClassifier
+
+        return LiteRTClassifier(manifest, artifact, path, threads)
+    from .onnx import OnnxClassifier
+
+    return OnnxClassifier(manifest, artifact, path, threads)

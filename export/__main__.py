@@ -1,0 +1,279 @@
+"""``python -m export``: a training run's model as int8 TFLite and ONNX, with a manifest.
+
+Every artifact is run through the device's own classifier backends on the run's test split
+before anything is written to OUT; int8 artifacts that lose accuracy or disagree with the
+float model fail the export, and OUT is then left untouched.
+"""
+
+import argparse
+import csv
+import dataclasses
+import json
+import platform
+import shutil
+import sys
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from edge import manifest as manifests
+from edge.errors import EdgeError
+from edge.metrics import predict_labels, summarize
+
+REQUIRED = ("model.keras", "labels.json", "config.json", "split.csv")
+
+
+class ExportError(ValueError):
+    """The export cannot be made or did not prove itself."""
+
+
+def read_run(run: Path) -> tuple[dict, dict, list[dict]]:
+    if not run.is_dir():
+        raise ExportError(f"run folder {run} does not exist — train first (make train)")
+    missing = [name for name in REQUIRED if not (run / name).is_file()]
+    if missing:
+        raise ExportError(f"run folder {run} is incomplete: {', '.join(missing)} missing — "
+                          "was the training run interrupted?")
+    with open(run / "split.csv") as f:
+        rows = list(csv.DictReader(f))
+    return json.loads((run / "labels.json").read_text()), json.loads((run / "config.json").read_text()), rows
+
+
+def run_crops(contract, config, rows, data: Path | None, detector_dir: str | None, cache: str | None):
+    """Face crops of the run's train and test files, prepared exactly as in training."""
+    from train.dataset import Sample
+    from train.faces import PrepConfig, prepare
+
+    data = Path(data or config["args"]["data"])
+    prep = PrepConfig(**{**config["prep"], **({"detector_dir": detector_dir} if detector_dir else {})})
+    labels = contract["labels"]
+    crops = {}
+    for split in ("train", "test"):
+        chosen = [r for r in rows if r["split"] == split]
+        missing = [r["file"] for r in chosen if not (data / r["file"]).is_file()]
+        if missing:
+            raise ExportError(f"{len(missing)} {split} images of the run are not under {data} "
+                              f"(first: {missing[0]}) — pass --data with the training set")
+        samples = [Sample(data / r["file"], labels.index(r["class"]), r["file"]) for r in chosen]
+        prepared = prepare(samples, prep, Path(cache) if cache else None, progress=False)
+        usable = [r for r in prepared.records if "index" in r]
+        crops[split] = (prepared.crops[[r["index"] for r in usable]],
+                        np.array([r["label"] for r in usable], dtype=np.int64))
+    return crops
+
+
+def check_model(model, contract) -> None:
+    shape = tuple(model.input_shape[1:])
+    expected = (contract["input_size"], contract["input_size"], 3)
+    if shape != expected:
+        raise ExportError(f"model input is {shape} but labels.json claims {expected}: "
+                          "the run folder mixes files of two runs")
+    if model.output_shape[-1] != len(contract["labels"]):
+        raise ExportError(f"model has {model.output_shape[-1]} outputs but labels.json lists "
+                          f"{len(contract['labels'])} labels: the run folder mixes files of two runs")
+
+
+def tensor_specs(path: Path, size: int):
+    if path.suffix == ".onnx":
+        return (manifests.TensorSpec([-1, size, size, 3], "float32"),
+                manifests.TensorSpec([-1, 0], "float32"))
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    specs = []
+    for detail in (interpreter.get_input_details()[0], interpreter.get_output_details()[0]):
+        scale, zero_point = detail["quantization"]
+        shape = [-1, *[int(d) for d in detail["shape"][1:]]]
+        specs.append(manifests.TensorSpec(shape, np.dtype(detail["dtype"]).name,
+                                          float(scale) if scale else None,
+                                          int(zero_point) if scale else None))
+    return tuple(specs)
+
+
+def versions() -> dict:
+    names = ("tensorflow-cpu", "tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert",
+             "opencv-python-headless", "numpy")
+    found = {"python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def latency_ms(classifier, crop: np.ndarray, runs: int = 100) -> float:
+    """Median ms per crop, one at a time, after warm-up."""
+    for _ in range(10):
+        classifier.classify(crop[None])
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        classifier.classify(crop[None])
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000)
+
+
+def classify_all(classifier, crops: np.ndarray, batch: int = 64) -> np.ndarray:
+    return np.concatenate([classifier.classify(crops[i:i + batch]) for i in range(0, len(crops), batch)])
+
+
+def export(args) -> Path:
+    import keras
+
+    from edge.classifiers import load_classifier
+
+    from . import convert
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise ExportError(f"output folder {out} exists — choose another OUT or pass --force")
+    run = Path(args.run)
+    contract, config, rows = read_run(run)
+    model = keras.models.load_model(run / "model.keras")
+    check_model(model, contract)
+    labels, violation, threshold = contract["labels"], contract["violation_label"], contract["threshold"]
+    size = contract["input_size"]
+    print(f"preparing face crops of {run} ...")
+    crops = run_crops(contract, config, rows, args.data, args.detector_dir, args.cache)
+    rng = np.random.default_rng(args.seed)
+    train_crops = crops["train"][0]
+    if len(train_crops) == 0:
+        raise ExportError("the calibration set is empty: the run's train split has no readable image")
+    calibration = train_crops[rng.permutation(len(train_crops))[: args.calibration]]
+    test_x, test_y = crops["test"]
+    if len(test_x) == 0:
+        raise ExportError("the run's test split has no readable image: nothing to verify against")
+
+    partial = out.parent / f".{out.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        name = args.name
+        files = {f"{name}.int8.tflite": "int8", f"{name}.fp32.tflite": "fp32",
+                 f"{name}.fp32.onnx": "fp32", f"{name}.int8.onnx": "int8"}
+        print(f"converting: int8 TFLite (calibrated on {len(calibration)} crops) ...")
+        convert.tflite_int8(model, calibration, partial / f"{name}.int8.tflite")
+        print("converting: fp32 TFLite, fp32 ONNX, int8 ONNX ...")
+        convert.tflite_float(model, partial / f"{name}.fp32.tflite")
+        convert.onnx_fp32(model, size, partial / f"{name}.fp32.onnx")
+        convert.onnx_int8(partial / f"{name}.fp32.onnx", calibration, partial / f"{name}.int8.onnx")
+        if args.fp16:
+            files[f"{name}.fp16.tflite"] = "fp16"
+            convert.tflite_float(model, partial / f"{name}.fp16.tflite", float16=True)
+
+        float_probabilities = model.predict(test_x.astype(np.float32), batch_size=64, verbose=0)
+        float_metrics = summarize(test_y, float_probabilities, labels, violation, threshold)
+        violation_index = labels.index(violation) if violation else None
+        float_labels = predict_labels(float_probabilities, violation_index, threshold)
+
+        artifacts = []
+        for file, precision in files.items():
+            path = partial / file
+            input_spec, output_spec = tensor_specs(path, size)
+            output_spec = dataclasses.replace(output_spec, shape=[-1, len(labels)])
+            artifacts.append(manifests.Artifact(
+                file=file, format=path.suffix[1:], precision=precision, sha256=manifests.sha256_of(path),
+                size_bytes=path.stat().st_size, input=input_spec, output=output_spec))
+        manifest = manifests.Manifest(
+            schema_version=manifests.SCHEMA_VERSION, name=name, labels=labels, violation_label=violation,
+            threshold=threshold, input_size=size, layout="NHWC", pixel_format="RGB", input_range=[0, 255],
+            crop=contract["crop"], artifacts=artifacts,
+            data={"checksum": config["data_checksum"], "test_images": int(len(test_y)),
+                  "calibration_images": int(len(calibration)), "run": str(run),
+                  "float_test_metrics": _short(float_metrics)},
+            tools=versions(), created=datetime.now(UTC).isoformat(timespec="seconds"))
+        manifests.dump(manifest, partial / manifests.MANIFEST_NAME)
+
+        verified, failures = [], []
+        for artifact in artifacts:
+            print(f"verifying {artifact.file} on the device runtime ({artifact.backend}) ...")
+            classifier = load_classifier(partial / artifact.file, threads=1)
+            probabilities = classify_all(classifier, test_x)
+            metrics = _short(summarize(test_y, probabilities, labels, violation, threshold))
+            agreement = float(np.mean(predict_labels(probabilities, violation_index, threshold) == float_labels))
+            metrics.update(agreement_with_float=agreement, ms_per_crop=latency_ms(classifier, test_x[0]))
+            verified.append(dataclasses.replace(artifact, metrics=metrics))
+            drop = (float_metrics["accuracy"] - metrics["accuracy"]) * 100
+            if artifact.precision == "int8" and (drop > args.max_drop or agreement < args.min_agreement):
+                failures.append(f"{artifact.file}: accuracy {metrics['accuracy']:.4f} vs float "
+                                f"{float_metrics['accuracy']:.4f} ({drop:.2f} points down, limit "
+                                f"{args.max_drop}), agreement {agreement:.4f} (need {args.min_agreement})")
+        manifest = dataclasses.replace(manifest, artifacts=verified)
+        manifests.dump(manifest, partial / manifests.MANIFEST_NAME)
+        report = render_report(manifest, float_metrics)
+        (partial / "report.md").write_text(report)
+        print(report)
+        if failures:
+            raise ExportError("int8 verification failed — " + "; ".join(failures))
+        if out.exists():
+            shutil.rmtree(out)
+        partial.rename(out)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    print(f"model bundle written to {out}")
+    return out
+
+
+def _short(metrics: dict) -> dict:
+    short = {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "n": metrics["n"],
+             "confusion": metrics["confusion"]}
+    for label, scores in metrics["per_class"].items():
+        short[f"recall_{label}"] = scores["recall"]
+    if "roc_auc" in metrics:
+        short["roc_auc"] = metrics["roc_auc"]
+    return short
+
+
+def render_report(manifest, float_metrics: dict) -> str:
+    lines = ["# Export report", "",
+             f"Model `{manifest.name}`, input {manifest.input_size} px RGB, labels {manifest.labels}, "
+             f"threshold {manifest.threshold}. Test split: {manifest.data['test_images']} face crops; "
+             f"calibration: {manifest.data['calibration_images']} training crops.", "",
+             "| artifact | size (KB) | accuracy | macro F1 | agreement with float | ms per crop (1 thread) |",
+             "|---|---|---|---|---|---|",
+             f"| Keras float (reference) | - | {float_metrics['accuracy']:.4f} | "
+             f"{float_metrics['macro_f1']:.4f} | 1.0000 | - |"]
+    for a in manifest.artifacts:
+        m = a.metrics
+        lines.append(f"| {a.file} | {a.size_bytes / 1024:.0f} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | "
+                     f"{m['agreement_with_float']:.4f} | {m['ms_per_crop']:.2f} |")
+    lines += ["", f"Measured on {platform.machine()}, {platform.processor() or 'cpu'}, "
+              f"Python {platform.python_version()}, {manifest.created}.", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m export", description=__doc__,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--run", required=True, help="training run folder (python -m train --out)")
+    p.add_argument("--out", required=True, help="model bundle folder to write")
+    p.add_argument("--force", action="store_true", help="replace an existing OUT")
+    p.add_argument("--name", default="mask_classifier", help="file name stem of the artifacts")
+    p.add_argument("--calibration", type=int, default=300, help="training crops to calibrate int8 on")
+    p.add_argument("--fp16", action="store_true", help="also write an fp16 TFLite for GPU delegates")
+    p.add_argument("--max-drop", type=float, default=0.5,
+                   help="most accuracy points an int8 artifact may lose against float")
+    p.add_argument("--min-agreement", type=float, default=0.99,
+                   help="least share of test crops where int8 and float give the same label")
+    p.add_argument("--data", type=Path, default=None, help="the training set, if it moved")
+    p.add_argument("--detector-dir", default=None, help="detector files, if they moved")
+    p.add_argument("--cache", default=".cache/faces", help="face-crop cache ('' for none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--debug", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        export(args)
+    except (ExportError, EdgeError, FileNotFoundError) as exc:
+        if args.debug:
+            raise
+        print(f"python -m export: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
