@@ -146,7 +146,8 @@ def run(args) -> dict:
                 "input_size": args.size, "pixel_format": "RGB", "input_range": [0, 255],
                 "crop": {"margin": args.margin, "square": True}, "backbone": BACKBONE_NAME}
     write_json(out / "labels.json", contract)
-    config = {"command": shlex.join(sys.argv), "args": {k: (list(v) if isinstance(v, tuple) else v)
+    command = shlex.join(["python", "-m", "train", *sys.argv[1:]])
+    config = {"command": command, "args": {k: (list(v) if isinstance(v, tuple) else v)
               for k, v in vars(args).items()}, "prep": asdict(prep), "fit": asdict(fit_config),
               "data_checksum": checksum, "python": platform.python_version(),
               "tensorflow": tf.__version__, "keras": keras.__version__, "gpu": bool(gpus)}

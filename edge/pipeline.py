@@ -1,0 +1,51 @@
+"""One frame through the chain: detect, crop, classify (one call), track, count."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .crops import CropRule, crop_face
+from .metrics import predict_labels
+from .tracker import Tracker
+
+
+@dataclass
+class FaceResult:
+    box: tuple[int, int, int, int]
+    label: str
+    score: float
+    track: int
+
+    def as_json(self) -> dict:
+        return {"box": list(self.box), "label": self.label, "score": round(self.score, 4), "track": self.track}
+
+
+class Pipeline:
+    def __init__(self, detector, classifier, tracker: Tracker, store, on_count=None):
+        manifest = classifier.manifest
+        self.detector, self.classifier, self.tracker, self.store = detector, classifier, tracker, store
+        self.labels = manifest.labels
+        self.rule = CropRule(**manifest.crop)
+        self.violation_index = (manifest.labels.index(manifest.violation_label)
+                                if manifest.violation_label else None)
+        self.threshold = manifest.threshold
+        self.on_count = on_count
+
+    def process(self, image: np.ndarray, independent: bool = False) -> list[FaceResult]:
+        if independent:
+            self.tracker.reset()
+        faces = self.detector.detect(image)
+        boxes = faces[:, :4]
+        crops = [crop_face(image, box, self.rule, self.classifier.size) for box in boxes]
+        probabilities = self.classifier.classify(np.stack(crops)) if crops else np.zeros((0, len(self.labels)))
+        tracks, confirmed = self.tracker.update(boxes, probabilities, min_hits=1 if independent else None)
+        for track in confirmed:
+            label = self.labels[track.label]
+            self.store.add(label, track.confidence, track.hits)
+            if self.on_count is not None:
+                self.on_count(label, track)
+        predicted = predict_labels(probabilities, self.violation_index, self.threshold)
+        return [
+            FaceResult(tuple(int(round(v)) for v in box), self.labels[p], float(probabilities[i, p]), track.id)
+            for i, (box, p, track) in enumerate(zip(boxes, predicted, tracks, strict=True))
+        ]

@@ -1,0 +1,84 @@
+"""Tracking faces across frames so each person is counted once.
+
+A track is confirmed after ``min_hits`` detections; it is counted at that moment, once, with
+the label decided over every classification the track has had so far (the mean of its
+probabilities), not over a single frame. Someone standing ten seconds in the doorway is one
+track and one count.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .crops import iou_matrix
+from .metrics import predict_labels
+
+
+@dataclass
+class Track:
+    id: int
+    box: np.ndarray
+    probability_sum: np.ndarray
+    hits: int = 1
+    misses: int = 0
+    counted: bool = False
+    label: int | None = None  # decided when counted
+    confidence: float = 0.0
+
+    @property
+    def mean_probabilities(self) -> np.ndarray:
+        return self.probability_sum / self.hits
+
+
+class Tracker:
+    def __init__(self, violation_index: int | None, threshold: float | None, min_hits: int = 3,
+                 max_misses: int = 10, min_iou: float = 0.25):
+        self.violation_index, self.threshold = violation_index, threshold
+        self.min_hits, self.max_misses, self.min_iou = min_hits, max_misses, min_iou
+        self.tracks: list[Track] = []
+        self._next_id = 1
+
+    def reset(self) -> None:
+        self.tracks = []
+
+    def update(self, boxes: np.ndarray, probabilities: np.ndarray,
+               min_hits: int | None = None) -> tuple[list[Track], list[Track]]:
+        """Match this frame's faces to tracks.
+
+        Returns the track of each face (in the order of ``boxes``) and the tracks that were
+        confirmed, and so counted, by this frame.
+        """
+        min_hits = self.min_hits if min_hits is None else min_hits
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        assigned: list[Track | None] = [None] * len(boxes)
+        if self.tracks and len(boxes):
+            overlap = iou_matrix(np.array([t.box for t in self.tracks]), boxes)
+            # Greedy by overlap: the clearest matches first.
+            for t_index, b_index in zip(*np.unravel_index(np.argsort(-overlap, axis=None), overlap.shape),
+                                        strict=True):
+                if overlap[t_index, b_index] < self.min_iou:
+                    break
+                track = self.tracks[t_index]
+                if assigned[b_index] is None and track not in assigned:
+                    assigned[b_index] = track
+        for track in self.tracks:
+            if track not in assigned:
+                track.misses += 1
+        self.tracks = [t for t in self.tracks if t.misses <= self.max_misses]
+        confirmed = []
+        for index, track in enumerate(assigned):
+            if track is None:
+                track = Track(self._next_id, boxes[index], np.zeros(probabilities.shape[1]), hits=0)
+                self._next_id += 1
+                self.tracks.append(track)
+                assigned[index] = track
+            track.box, track.misses = boxes[index], 0
+            track.hits += 1
+            track.probability_sum += probabilities[index]
+            if not track.counted and track.hits >= min_hits:
+                mean = track.mean_probabilities
+                track.label = int(predict_labels(mean[None], self.violation_index, self.threshold)[0])
+                track.confidence = float(mean[track.label])
+                track.counted = True
+                confirmed.append(track)
+        return assigned, confirmed

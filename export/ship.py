@@ -1,0 +1,44 @@
+"""``python -m export.ship BUNDLE``: make an exported bundle the model edge-run uses by default.
+
+Copies the int8 artifacts (the ones a device runs) into ``edge/models/default`` with a
+manifest that lists only them; the fp32 files stay in the export folder for benchmarks.
+"""
+
+import argparse
+import dataclasses
+import shutil
+import sys
+from pathlib import Path
+
+from edge import manifest as manifests
+from edge.paths import DEFAULT_MODEL
+
+SHIPPED = ("litert-int8", "onnx-int8")
+
+
+def ship(bundle: Path, destination: Path = DEFAULT_MODEL) -> None:
+    manifest = manifests.load(bundle)
+    artifacts = [manifest.artifact(backend) for backend in SHIPPED]
+    for artifact in artifacts:
+        manifests.verify_file(bundle, artifact)
+    shutil.rmtree(destination, ignore_errors=True)
+    destination.mkdir(parents=True)
+    for artifact in artifacts:
+        shutil.copy2(bundle / artifact.file, destination / artifact.file)
+    for extra in ("report.md",):
+        if (bundle / extra).is_file():
+            shutil.copy2(bundle / extra, destination / extra)
+    manifests.dump(dataclasses.replace(manifest, artifacts=artifacts), destination / manifests.MANIFEST_NAME)
+    print(f"shipped {', '.join(a.file for a in artifacts)} to {destination}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m export.ship", description=__doc__)
+    p.add_argument("bundle", type=Path, help="an export folder (python -m export --out)")
+    args = p.parse_args(argv)
+    ship(args.bundle)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+import numpy as np
+
+from edge.tracker import Tracker
+
+WITH, WITHOUT = np.array([0.9, 0.1]), np.array([0.2, 0.8])
+
+
+def walk(start_x, frames, step=2.0, y=100.0, size=80.0):
+    """Boxes of one face crossing the frame, a few px a frame, with detector jitter."""
+    rng = np.random.default_rng(int(start_x))
+    return [np.array([start_x + i * step + rng.normal(0, 1.5), y + rng.normal(0, 1.5), size, size])
+            for i in range(frames)]
+
+
+def test_one_person_over_three_hundred_frames_is_counted_once():
+    tracker = Tracker(violation_index=1, threshold=0.5, min_hits=3)
+    counted = []
+    for frame, box in enumerate(walk(0, 300, step=1.0)):
+        _, confirmed = tracker.update(box[None], WITHOUT[None])
+        counted += [(frame, track) for track in confirmed]
+    assert len(counted) == 1
+    frame, track = counted[0]
+    assert frame == 2 and track.label == 1  # counted as soon as it was confirmed, on the third frame
+
+
+def test_two_people_side_by_side_are_two_counts_with_their_own_labels():
+    tracker = Tracker(violation_index=1, threshold=0.5, min_hits=3)
+    counted = []
+    for a, b in zip(walk(0, 200), walk(300, 200), strict=True):
+        _, confirmed = tracker.update(np.stack([a, b]), np.stack([WITH, WITHOUT]))
+        counted += confirmed
+    assert sorted(t.label for t in counted) == [0, 1]
+
+
+def test_short_dropouts_keep_the_track_and_brief_flickers_are_not_counted():
+    tracker = Tracker(violation_index=1, threshold=0.5, min_hits=3, max_misses=5)
+    counted = []
+    for i, box in enumerate(walk(0, 100)):
+        if i % 7 in (3, 4):  # the detector misses the face now and then
+            _, confirmed = tracker.update(np.zeros((0, 4)), np.zeros((0, 2)))
+        else:
+            _, confirmed = tracker.update(box[None], WITH[None])
+        counted += confirmed
+    _, flicker = tracker.update(np.array([[500, 300, 40, 40]]), WITHOUT[None])  # one false detection
+    assert len(counted) == 1 and not flicker
+
+
+def test_label_is_decided_over_the_track_not_one_frame():
+    tracker = Tracker(violation_index=1, threshold=0.5, min_hits=3)
+    boxes = walk(0, 3)
+    probabilities = [WITH, WITH, np.array([0.45, 0.55])]  # a last unsure frame
+    for box, p in zip(boxes, probabilities, strict=True):
+        _, confirmed = tracker.update(box[None], p[None])
+    assert confirmed[0].label == 0
