@@ -49,7 +49,7 @@ test: setup ## run the test suite (needs ../shared, or MASKWATCH_SHARED=DIR)
 	$(PY) -m pytest
 
 lint: setup ## ruff
-	$(VENV)/bin/ruff check edge train export tests
+	$(VENV)/bin/ruff check edge train export tests tools
 
 train: setup ## train on DATA into OUT (SIZE=128, SEED=0)
 	$(PY) -m train --data $(DATA) --out $(OUT) --size $(SIZE) --seed $(SEED) \
