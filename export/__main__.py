@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from edge import manifest as manifests
-from edge.errors import EdgeError
+from edge.cli import run_main
 from edge.metrics import predict_labels, summarize
 
 REQUIRED = ("model.keras", "labels.json", "config.json", "split.csv")
@@ -265,14 +265,11 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)
-    try:
-        export(args)
-    except (ExportError, EdgeError, FileNotFoundError) as exc:
-        if args.debug:
-            raise
-        print(f"python -m export: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+
+    def body(a):
+        export(a)
+
+    return run_main("python -m export", body, args, error_code=2)
 
 
 if __name__ == "__main__":

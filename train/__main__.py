@@ -70,19 +70,14 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    from edge.errors import EdgeError
+    from edge.cli import run_main
 
-    from .dataset import DatasetError
-    from .run import RunError, run
+    from .run import run
 
-    try:
-        run(args)
-    except (DatasetError, RunError, EdgeError, FileNotFoundError) as exc:
-        if args.debug:
-            raise
-        print(f"python -m train: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    def body(a):
+        run(a)
+
+    return run_main("python -m train", body, args, error_code=2)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.cli import run_main
+
 from .dataset import DatasetError, list_samples, resolve_labels
 from .faces import PrepConfig, prepare
 from .report import evaluate_split, metrics_table, write_json
@@ -61,15 +63,11 @@ def main(argv=None) -> int:
     p.add_argument("--cache", default=".cache/faces", help="face-crop cache ('' for none)")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)
-    try:
-        evaluate(args.model, args.data, args.out, args.detector, args.detector_dir, args.cache,
-                 args.threshold)
-    except (DatasetError, FileNotFoundError, ValueError) as exc:
-        if args.debug:
-            raise
-        print(f"python -m train.evaluate: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+
+    def body(a):
+        evaluate(a.model, a.data, a.out, a.detector, a.detector_dir, a.cache, a.threshold)
+
+    return run_main("python -m train.evaluate", body, args, error_code=2)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ import sys
 from ..errors import EdgeError
 
 
-def run_main(prog: str, body, args) -> int:
+def run_main(prog: str, body, args, error_code: int = 1) -> int:
+    """Run ``body(args)``; a deliberate error becomes one line on stderr and ``error_code``."""
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format=f"{prog}: %(levelname)s %(message)s")
     try:
@@ -15,4 +16,4 @@ def run_main(prog: str, body, args) -> int:
         if args.debug:
             raise
         print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 1
+        return error_code
