@@ -83,3 +83,9 @@ def downscale_for_detection(frame: np.ndarray, max_side: int) -> tuple[np.ndarra
         return frame, 1.0
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA), factor
+
+
+def whole_image(bgr: np.ndarray, size: int) -> np.ndarray:
+    """The whole picture as a square crop, centred, padded rather than stretched."""
+    height, width = bgr.shape[:2]
+    return crop_face(bgr, (0, 0, width, height), CropRule(margin=0.0, square=True), size)

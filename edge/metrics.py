@@ -59,24 +59,30 @@ def choose_threshold(y_positive, scores, min_recall: float = 0.99) -> dict:
     """Decision threshold for the positive (violation) class, chosen on validation data.
 
     Rule: among thresholds whose recall on the positive class is at least ``min_recall``,
-    take the one with the highest balanced accuracy (mean of the two recalls), the highest
+    take the one with the highest balanced accuracy (mean of the two recalls), the lowest
     threshold on ties. If no threshold reaches ``min_recall``, the highest balanced
     accuracy overall. A missed violation costs more at a doorway than a second look at a
-    compliant person, hence the recall floor.
+    compliant person, hence the recall floor and the tie-break. The threshold is then set
+    halfway to the next lower validation score: any value in that gap gives the same
+    validation result, and the middle leaves unseen faces the most room on both sides.
     """
     fpr, tpr, thresholds = roc_curve(y_positive, scores)
     finite = np.isfinite(thresholds)
     fpr, tpr, thresholds = fpr[finite], tpr[finite], thresholds[finite]
     balanced = (tpr + (1.0 - fpr)) / 2.0
     eligible = tpr >= min_recall
-    rule = f"max balanced accuracy with recall >= {min_recall}"
+    rule = f"max balanced accuracy with recall >= {min_recall}, lowest on ties, midway to the next score"
     if not eligible.any():
         eligible = np.ones_like(eligible)
-        rule = f"max balanced accuracy (recall {min_recall} not reachable)"
+        rule = f"max balanced accuracy (recall {min_recall} not reachable), lowest on ties, midway to the next score"
     candidates = np.flatnonzero(eligible)
-    best = candidates[np.argmax(balanced[candidates])]  # argmax keeps the first: highest threshold
+    top = balanced[candidates].max()
+    best = candidates[np.isclose(balanced[candidates], top, rtol=0, atol=1e-12)][-1]
+    threshold = thresholds[best]
+    if best + 1 < len(thresholds):
+        threshold = (threshold + thresholds[best + 1]) / 2.0
     return {
-        "threshold": float(thresholds[best]), "rule": rule,
+        "threshold": float(threshold), "rule": rule,
         "val_recall": float(tpr[best]), "val_false_positive_rate": float(fpr[best]),
         "val_balanced_accuracy": float(balanced[best]),
     }

@@ -12,12 +12,23 @@ from .tracker import Tracker
 @dataclass
 class FaceResult:
     box: tuple[int, int, int, int]
-    label: str
+    label: str  # this frame's classification
     score: float
     track: int
+    person: str | None = None  # the label the person was counted with, once the track is confirmed
 
     def as_json(self) -> dict:
         return {"box": list(self.box), "label": self.label, "score": round(self.score, 4), "track": self.track}
+
+
+@dataclass
+class FrameResult:
+    faces: list[FaceResult]
+    counted: list[str]  # labels of the people counted in this frame
+
+    def in_view(self, label: str) -> bool:
+        """Whether a person counted as ``label`` is in this frame."""
+        return any(face.person == label for face in self.faces)
 
 
 class Pipeline:
@@ -31,7 +42,7 @@ class Pipeline:
         self.threshold = manifest.threshold
         self.on_count = on_count
 
-    def process(self, image: np.ndarray, independent: bool = False) -> list[FaceResult]:
+    def process(self, image: np.ndarray, independent: bool = False) -> FrameResult:
         if independent:
             self.tracker.reset()
         faces = self.detector.detect(image)
@@ -45,7 +56,9 @@ class Pipeline:
             if self.on_count is not None:
                 self.on_count(label, track)
         predicted = predict_labels(probabilities, self.violation_index, self.threshold)
-        return [
-            FaceResult(tuple(int(round(v)) for v in box), self.labels[p], float(probabilities[i, p]), track.id)
+        faces = [
+            FaceResult(tuple(int(round(v)) for v in box), self.labels[p], float(probabilities[i, p]), track.id,
+                       self.labels[track.label] if track.counted else None)
             for i, (box, p, track) in enumerate(zip(boxes, predicted, tracks, strict=True))
         ]
+        return FrameResult(faces, [self.labels[track.label] for track in confirmed])

@@ -1,7 +1,8 @@
 """``python -m export.ship BUNDLE``: make an exported bundle the model edge-run uses by default.
 
-Copies the int8 artifacts (the ones a device runs) into ``edge/models/default`` with a
-manifest that lists only them; the fp32 files stay in the export folder for benchmarks.
+Copies the artifacts a device runs into ``edge/models/default`` with a manifest that lists
+only them: int8 TFLite (LiteRT, the CPU default), int8 ONNX (onnxruntime on CPU) and fp32
+ONNX (CUDA/TensorRT providers on a Jetson). The fp32 TFLite stays in the export folder.
 """
 
 import argparse
@@ -13,7 +14,7 @@ from pathlib import Path
 from edge import manifest as manifests
 from edge.paths import DEFAULT_MODEL
 
-SHIPPED = ("litert-int8", "onnx-int8")
+SHIPPED = ("litert-int8", "onnx-int8", "onnx-fp32")
 
 
 def ship(bundle: Path, destination: Path = DEFAULT_MODEL) -> None:

@@ -83,3 +83,56 @@ def bundle(tmp_path_factory, run_dir):
     assert export_main(["--run", str(run_dir), "--out", str(out), "--calibration", "40", "--cache", "",
                         "--max-drop", "50", "--min-agreement", "0.5"]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def face(mask_images):
+    """A real unmasked face, 200x200 BGR."""
+    from edge.images import read_image
+
+    return cv2.resize(read_image(sorted((mask_images / "without_mask").glob("*.jpg"))[3]).bgr, (200, 200))
+
+
+@pytest.fixture(scope="session")
+def walk_video(face):
+    """``walk_video(path, frames)``: a video of one person crossing a 640x480 doorway (MJPG, by OpenCV)."""
+    return lambda path, frames, step=6: _walk_through(path, face, frames, step)
+
+
+def _walk_through(path, face, frames: int, step: int):
+    import numpy as np
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15, (640, 480))
+    for i in range(frames):
+        frame = np.full((480, 640, 3), 80, np.uint8)
+        x = 20 + (i * step) % 420
+        frame[140:340, x:x + 200] = face
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def http_server():
+    """``http_server(folder)`` serves a folder over HTTP and returns its base URL; stopped after the test."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    servers = []
+
+    def serve(folder):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    serve.servers = servers
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()

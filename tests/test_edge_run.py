@@ -6,22 +6,6 @@ import numpy as np
 import pytest
 
 from edge.cli.run import main as edge_run
-from edge.images import read_image
-
-
-@pytest.fixture(scope="module")
-def face(mask_images):
-    return cv2.resize(read_image(sorted((mask_images / "without_mask").glob("*.jpg"))[3]).bgr, (200, 200))
-
-
-def walk_through(path, face, frames=60):
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15, (640, 480))
-    for i in range(frames):
-        frame = np.full((480, 640, 3), 80, np.uint8)
-        x = 20 + i * 6
-        frame[140:340, x:x + 200] = face
-        writer.write(frame)
-    writer.release()
 
 
 def run(tmp_path, bundle, face_models, camera, *extra):
@@ -30,9 +14,9 @@ def run(tmp_path, bundle, face_models, camera, *extra):
                      "--detections", str(tmp_path / "d.jsonl"), *extra])
 
 
-def test_video_walk_through_counts_one_person_and_logs_every_frame(tmp_path, bundle, face_models, face):
+def test_video_walk_through_counts_one_person_and_logs_every_frame(tmp_path, bundle, face_models, walk_video):
     video = tmp_path / "walk.avi"
-    walk_through(video, face)
+    walk_video(video, frames=60)
     assert run(tmp_path, bundle, face_models, video) == 0
     lines = [json.loads(line) for line in (tmp_path / "d.jsonl").read_text().splitlines()]
     assert [line["frame"] for line in lines] == list(range(60))
@@ -67,3 +51,123 @@ def test_missing_model_and_camera_are_one_line_errors(tmp_path, bundle, face_mod
     assert err.startswith("edge-run: error: no model manifest") and err.count("\n") == 1
     assert run(tmp_path, bundle, face_models, tmp_path / "no-such.mp4") == 1
     assert "no camera or file" in capsys.readouterr().err
+
+
+class FakePicamera2:
+    """The slice of picamera2's API that CsiCamera uses, producing a known colour."""
+
+    def __init__(self):
+        self.calls = []
+
+    def create_video_configuration(self, main, lores, controls):
+        self.calls.append("create")
+        return {"main": main, "lores": lores, "controls": controls}
+
+    def configure(self, config):
+        self.config = config
+
+    def start(self):
+        self.calls.append("start")
+
+    def capture_array(self, stream):
+        width, height = self.config[stream]["size"]
+        bgr = np.zeros((height, width, 3), np.uint8)
+        bgr[..., 2] = 255  # pure red
+        if stream == "lores":  # YUV420 arrives as planar I420
+            return cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
+        return bgr  # "RGB888" is B, G, R in memory
+
+    def stop(self):
+        self.calls.append("stop")
+
+    def close(self):
+        self.calls.append("close")
+
+
+def test_csi_camera_streams_and_channel_order():
+    from edge.cameras.csi import CsiCamera
+
+    fake = FakePicamera2()
+    camera = CsiCamera(320, 240, fps=20, picamera2_class=lambda: fake)
+    assert fake.config["lores"] == {"size": (320, 240), "format": "YUV420"}
+    assert fake.config["controls"] == {"FrameRate": 20}
+    frame = camera.read()
+    assert frame.image.shape == (240, 320, 3) and frame.source == "csi"
+    b, g, r = frame.image[120, 160].astype(int)
+    assert r > 240 and g < 15 and b < 15  # red stays red: no R/B swap
+    assert tuple(camera.snapshot()[0, 0]) == (0, 0, 255)
+    camera.close()
+    assert fake.calls == ["create", "start", "stop", "close"]
+
+
+def test_csi_without_picamera2_says_how_to_install_it():
+    from edge.cameras import open_camera
+    from edge.errors import CameraError
+
+    with pytest.raises(CameraError, match="apt install python3-picamera2.*--system-site-packages"):
+        open_camera("csi")
+
+
+def test_http_stream_source(tmp_path, bundle, face_models, walk_video, http_server):
+    walk_video(tmp_path / "walk.avi", frames=40)
+    url = http_server(tmp_path) + "/walk.avi"
+    assert run(tmp_path, bundle, face_models, url, "--max-frames", "30") == 0
+    lines = [json.loads(line) for line in (tmp_path / "d.jsonl").read_text().splitlines()]
+    assert len(lines) == 30 and all(line["source"] == url for line in lines)
+    assert sum(bool(line["faces"]) for line in lines) >= 25
+
+
+def test_sigterm_mid_run_flushes_counts_and_switches_every_output_off(tmp_path, bundle, face_models, walk_video):
+    import os
+    import signal
+    import threading
+
+    from gpiozero.pins.mock import MockFactory
+
+    walk_video(tmp_path / "long.avi", frames=2000)
+    factory = MockFactory()
+    pins = {"--green-led": 17, "--red-led": 27, "--buzzer": 22, "--relay": 23}
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        code = edge_run(["--camera", str(tmp_path / "long.avi"), "--model", str(bundle), "--detector", "yunet",
+                         "--detector-dir", str(face_models), "--db", str(tmp_path / "counts.db"), "--min-hits", "2",
+                         *[str(v) for item in pins.items() for v in item]], pin_factory=factory)
+    finally:
+        timer.cancel()
+    assert code == 0
+    lit = [factory.pin(p) for p in (17, 27) if any(s.state for s in factory.pin(p).states)]
+    assert lit, "an LED showed the person"
+    assert [factory.pin(p).state for p in (17, 27, 22)] == [0, 0, 0]
+    assert factory.pin(23).state == 1  # active-low relay released
+    rows = sqlite3.connect(tmp_path / "counts.db").execute("SELECT COUNT(*) FROM counts").fetchone()[0]
+    assert rows >= 1
+    factory.close()
+
+
+def test_tampered_model_and_bad_config_are_one_line_errors(tmp_path, bundle, face_models, capsys):
+    import shutil
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    artifact = next(copy.glob("*.int8.tflite"))
+    artifact.write_bytes(artifact.read_bytes()[:-100])
+    assert run(tmp_path, copy, face_models, tmp_path) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sha256" in err
+    (tmp_path / "bad.toml").write_text("[tracker]\nmin_hits = 'three'\n")
+    assert run(tmp_path, bundle, face_models, tmp_path, "--config", str(tmp_path / "bad.toml")) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("edge-run: error: ") and "[tracker] min_hits must be an integer" in err
+
+
+def test_check_and_snapshots(tmp_path, bundle, face_models, walk_video, capsys):
+    video = walk_video(tmp_path / "walk.avi", frames=20)
+    assert run(tmp_path, bundle, face_models, video, "--check") == 0
+    assert "check ok: " in capsys.readouterr().out
+    assert not (tmp_path / "d.jsonl").exists()  # --check processes nothing
+    assert run(tmp_path, bundle, face_models, video) == 0
+    assert not list(tmp_path.glob("**/*.jpg")), "no image is stored unless snapshots are turned on"
+    assert run(tmp_path, bundle, face_models, video, "--snapshots", str(tmp_path / "snaps")) == 0
+    snaps = list((tmp_path / "snaps").glob("*.jpg"))
+    assert len(snaps) == 1 and cv2.imread(str(snaps[0])).shape == (480, 640, 3)

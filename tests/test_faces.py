@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import train.faces as faces
+from edge.crops import whole_image
 from edge.detectors import create_detector
 from edge.images import read_image
 from train.dataset import Sample
@@ -33,7 +34,7 @@ def test_scene_is_cut_to_its_face_and_tight_crop_kept_whole(portrait, face_model
     assert crop.std() > 25 and np.mean(np.abs(crop.astype(int) - 90) < 4) < 0.2
     status, crop = prepare_one(portrait, found, config)
     assert status == "tight"
-    expected = faces.whole_image(portrait, 96)
+    expected = whole_image(portrait, 96)
     np.testing.assert_array_equal(crop, expected)
 
 

@@ -39,10 +39,19 @@ def test_roc_curve_and_auc_by_hand():
 def test_threshold_rule_keeps_the_recall_floor():
     y = np.array([1, 1, 1, 1, 0, 0, 0, 0])
     scores = np.array([0.95, 0.9, 0.6, 0.2, 0.5, 0.3, 0.1, 0.05])
-    # recall 1.0 needs t <= 0.2, where two negatives (0.5, 0.3) are flagged: balanced acc 0.75
+    # recall 1.0 needs t <= 0.2, where two negatives (0.5, 0.3) are flagged: balanced acc 0.75;
+    # the threshold sits midway between 0.2 and the next lower score, 0.1
     floor = choose_threshold(y, scores, min_recall=1.0)
-    assert floor["threshold"] == 0.2 and floor["val_recall"] == 1.0
+    assert floor["threshold"] == pytest.approx(0.15) and floor["val_recall"] == 1.0
     assert floor["val_balanced_accuracy"] == pytest.approx(0.75)
     # without the floor, t=0.6 (3/4 recall, no false alarm) balances best
     free = choose_threshold(y, scores, min_recall=0.0)
-    assert free["threshold"] == 0.6 and free["val_false_positive_rate"] == 0.0
+    assert free["threshold"] == pytest.approx(0.55) and free["val_false_positive_rate"] == 0.0
+
+
+def test_threshold_ties_favour_recall():
+    y = np.array([1, 0, 1, 0])
+    # t=0.9 (1/2 recall, no false alarm) and t=0.4 (full recall, 1/2 false alarms) both balance at 0.75
+    choice = choose_threshold(y, [0.9, 0.8, 0.4, 0.2], min_recall=0.0)
+    assert choice["val_recall"] == 1.0
+    assert choice["threshold"] == pytest.approx(0.3)

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from edge.crops import CropRule, crop_face, expand_box
+from edge.crops import CropRule, crop_face, expand_box, whole_image
 from edge.detectors import create_detector
 from edge.errors import ImageError
 from edge.images import is_image_file, read_image
@@ -41,12 +41,6 @@ class PrepConfig:
 class Prepared:
     crops: np.ndarray  # uint8 RGB, N x size x size x 3, only the usable samples
     records: list[dict]  # one per input file: relpath, label, status, note, hashes, index
-
-
-def whole_image(bgr: np.ndarray, size: int) -> np.ndarray:
-    """The whole picture as a square crop, centred, padded rather than stretched."""
-    height, width = bgr.shape[:2]
-    return crop_face(bgr, (0, 0, width, height), CropRule(margin=0.0, square=True), size)
 
 
 def prepare_one(bgr: np.ndarray, detector, config: PrepConfig) -> tuple[str, np.ndarray | None]:

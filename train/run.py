@@ -24,8 +24,9 @@ from .split import SPLITS, group_near_duplicates, stratified_group_split
 
 THRESHOLD_RULE_DOC = (
     "Among thresholds on p(violation) whose violation recall on the validation split is at "
-    "least the recall floor, the one with the highest balanced accuracy (highest threshold on "
-    "ties); if none reaches the floor, the highest balanced accuracy overall."
+    "least the recall floor, the one with the highest balanced accuracy (the lowest threshold on "
+    "ties, as a missed violation costs more); if none reaches the floor, the highest balanced "
+    "accuracy overall. The threshold is then placed midway to the next lower validation score."
 )
 
 

@@ -1,121 +1,143 @@
-"""``edge-run``: watch a doorway, count masked and unmasked people once each."""
+"""``edge-run``: watch a doorway, count masked and unmasked people once each.
+
+Options come from the built-in defaults, then ``--config FILE.toml``, then the flags given;
+``--print-config`` shows the result as a config file.
+"""
 
 import argparse
-import json
 import logging
 import signal
 import sys
-import time
+from pathlib import Path
 
+from .. import config as configs
 from ..paths import DEFAULT_MODEL, detector_dir
 
 log = logging.getLogger("edge-run")
 
 
+def _parse_pin(text: str):
+    return int(text) if text.isdigit() else text
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edge-run", description=__doc__,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--camera", default="csi",
-                   help="csi, usb, usb:N, /dev/videoN, rtsp://..., http://..., a video file or an image folder")
-    p.add_argument("--width", type=int, default=640)
-    p.add_argument("--height", type=int, default=480)
-    p.add_argument("--fps", type=float, default=None, help="ask a live camera for this frame rate")
-    p.add_argument("--model", default=str(DEFAULT_MODEL), help="model bundle folder, manifest or artifact")
-    p.add_argument("--backend", default=None, help="litert-int8, litert-fp32, onnx-int8, onnx-fp32")
-    p.add_argument("--threads", type=int, default=1, help="classifier threads")
-    p.add_argument("--detector", default="auto", choices=("auto", "haar", "ssd", "yunet"))
-    p.add_argument("--detector-dir", default=None, help="detector files (default: $MASKWATCH_MODELS or "
-                   "~/.local/share/maskwatch/models)")
-    p.add_argument("--detect-max-side", type=int, default=640, help="detect on frames shrunk to this size")
-    p.add_argument("--min-hits", type=int, default=3, help="frames before a person is counted")
-    p.add_argument("--db", default="counts.db", help="SQLite file for the counts")
-    p.add_argument("--detections", default=None, help="write one JSON line per frame to this file")
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", type=Path, default=None, help="TOML config file; flags given override it")
+    for key, flag, f in configs.options():
+        kinds = configs.allowed_types(f)
+        default = "" if f.default is None else f" (default: {f.default})"
+        if bool in kinds:
+            p.add_argument(flag, dest=key, action=argparse.BooleanOptionalAction, default=None,
+                           help=f.metadata["help"] + default)
+            continue
+        kind = _parse_pin if str in kinds and int in kinds else kinds[0]
+        metavar = "|".join(f.metadata["choices"]) if f.metadata["choices"] else key.split(".")[1].upper()
+        p.add_argument(flag, dest=key, type=kind, default=None, metavar=metavar, help=f.metadata["help"] + default)
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    p.add_argument("--stall-timeout", type=float, default=30.0,
-                   help="exit non-zero after this many seconds without a frame from a live camera")
-    p.add_argument("--summary-every", type=float, default=60.0, help="seconds between summary log lines")
+    p.add_argument("--print-config", action="store_true", help="print the resulting config as TOML and exit")
+    p.add_argument("--check", action="store_true",
+                   help="load the model, open the camera, read one frame; exit 0 if all work, else 1")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 
 
-def summary(store, violation: str | None, fps: float) -> str:
-    totals = store.totals()
-    unmasked = totals.get(violation, 0) if violation else 0
-    masked = sum(totals.values()) - unmasked
-    total = masked + unmasked
-    compliance = f"{100.0 * masked / total:.1f}%" if total else "n/a"
-    return f"masked={masked} unmasked={unmasked} compliance={compliance} fps={fps:.1f}"
+def resolve(args) -> configs.RunConfig:
+    base = configs.load(args.config) if args.config else configs.RunConfig()
+    given = {key: getattr(args, key) for key, _, _ in configs.options() if getattr(args, key) is not None}
+    return configs.with_overrides(base, given)
 
 
-def body(args) -> int:
-    from ..cameras import open_camera
+def load_models(config: configs.RunConfig):
     from ..classifiers import load_classifier
-    from ..counts import CountStore
     from ..detectors import create_detector
-    from ..errors import CameraError
+
+    classifier = load_classifier(config.model.path or DEFAULT_MODEL, config.model.backend, config.model.threads)
+    d = config.detector
+    return classifier, create_detector(d.name, d.model_dir or detector_dir(), d.max_side, d.min_score)
+
+
+def build(config: configs.RunConfig, pin_factory=None):
+    """The runtime's parts, in the order a failure is cheapest to report: model, detector, camera, pins."""
+    from ..alerts import create_alerts
+    from ..cameras import open_camera
+    from ..counts import CountStore
     from ..pipeline import Pipeline
     from ..tracker import Tracker
 
-    classifier = load_classifier(args.model, args.backend, args.threads)
+    classifier, detector = load_models(config)
     manifest = classifier.manifest
-    detector = create_detector(args.detector, args.detector_dir or detector_dir(), args.detect_max_side)
     violation_index = manifest.labels.index(manifest.violation_label) if manifest.violation_label else None
-    tracker = Tracker(violation_index, manifest.threshold, min_hits=args.min_hits)
-    store = CountStore(args.db)
-    camera = open_camera(args.camera, args.width, args.height, args.fps)
-    pipeline = Pipeline(detector, classifier, tracker, store,
-                        on_count=lambda label, track: log.info("counted track %d: %s (%.2f)",
-                                                               track.id, label, track.confidence))
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append("SIGTERM"))
-    detections = open(args.detections, "w") if args.detections else None  # noqa: SIM115 - closed in finally
-    started = last_frame = last_summary = time.monotonic()
-    frames = 0
-    log.info("running: camera %s, detector %s, model %s (%s)", args.camera, detector.name,
-             manifest.name, classifier.artifact.backend)
+    t = config.tracker
+    tracker = Tracker(violation_index, manifest.threshold, min_hits=t.min_hits, max_misses=t.max_misses,
+                      min_iou=t.min_iou)
+    c = config.camera
+    camera = open_camera(c.source, c.width, c.height, c.fps)
     try:
-        while not stop:
-            if args.max_frames is not None and frames >= args.max_frames:
-                break
-            now = time.monotonic()
-            if args.duration is not None and now - started >= args.duration:
-                break
-            frame = camera.read()
-            if frame is None:
-                break  # a file or folder has ended
-            if frame.image is None:
-                if time.monotonic() - last_frame > args.stall_timeout:
-                    raise CameraError(f"no frame from {args.camera} for {args.stall_timeout:.0f} s — "
-                                      "check the camera; the service manager will restart edge-run")
-                continue
-            last_frame = time.monotonic()
-            faces = pipeline.process(frame.image, frame.independent)
-            if detections is not None:
-                detections.write(json.dumps({"frame": frames, "source": frame.source,
-                                             "faces": [f.as_json() for f in faces]}) + "\n")
-            frames += 1
-            if last_frame - last_summary >= args.summary_every:
-                log.info(summary(store, manifest.violation_label, frames / (last_frame - started)))
-                last_summary = last_frame
-    except KeyboardInterrupt:
-        stop.append("SIGINT")
-    finally:
+        alerts = create_alerts(config.alerts, pin_factory)
+    except Exception:
         camera.close()
-        store.flush()
-        elapsed = max(time.monotonic() - started, 1e-9)
-        print(summary(store, manifest.violation_label, frames / elapsed))
-        store.close()
-        if detections is not None:
-            detections.close()
+        raise
+    store = CountStore(config.output.db)
+
+    def on_count(label, track):
+        log.info("counted track %d: %s (%.2f)", track.id, label, track.confidence)
+
+    return Pipeline(detector, classifier, tracker, store, on_count=on_count), camera, alerts, store
+
+
+def check(config: configs.RunConfig) -> None:
+    from ..alerts import create_alerts
+    from ..cameras import open_camera
+    from ..errors import CameraError
+
+    classifier, detector = load_models(config)
+    create_alerts(config.alerts).close()
+    c = config.camera
+    with open_camera(c.source, c.width, c.height, c.fps) as camera:
+        frame = camera.read()
+        if frame is None or frame.image is None:
+            raise CameraError(f"{c.source} opened but gave no frame — check the camera or file")
+    height, width = frame.image.shape[:2]
+    print(f"edge-run: check ok: {c.source} gives {width}x{height} frames; model {classifier.manifest.name} "
+          f"({classifier.artifact.backend}); detector {detector.name}; alerts {config.alerts.backend}")
+
+
+def body(args, pin_factory=None) -> int:
+    from ..notify import Notifier
+    from ..runner import Outputs, Runner
+
+    config = resolve(args)
+    if args.print_config:
+        print(configs.to_toml(config), end="")
+        return 0
+    if args.check:
+        check(config)
+        return 0
+    pipeline, camera, alerts, store = build(config, pin_factory)
+    o = config.output
+    outputs = Outputs(Path(o.detections) if o.detections else None, Path(o.snapshots) if o.snapshots else None,
+                      pipeline.classifier.manifest.violation_label)
+    runner = Runner(camera, pipeline, store, alerts, Notifier(), outputs, source_name=config.camera.source,
+                    stall_timeout=config.camera.stall_timeout, summary_every=o.summary_every)
+    previous = signal.signal(signal.SIGTERM, lambda *_: runner.stop("SIGTERM"))
+    log.info("running: camera %s, detector %s, model %s (%s), alerts %s", config.camera.source,
+             pipeline.detector.name, pipeline.classifier.manifest.name, pipeline.classifier.artifact.backend,
+             type(alerts).__name__)
+    try:
+        runner.run(args.max_frames, args.duration)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        print(runner.status())
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv=None, pin_factory=None) -> int:
     from . import run_main
 
     args = parser().parse_args(argv)
-    return run_main("edge-run", body, args)
+    return run_main("edge-run", lambda a: body(a, pin_factory), args)
 
 
 if __name__ == "__main__":

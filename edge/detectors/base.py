@@ -1,12 +1,22 @@
 """The FaceDetector interface: a frame in, face boxes out, in the frame's own pixels."""
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..crops import downscale_for_detection, scale_boxes
 
 NO_FACES = np.zeros((0, 5), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A detector file that ``edge-models fetch`` downloads and checks."""
+
+    name: str
+    url: str
+    sha256: str
 
 
 class FaceDetector(ABC):

@@ -7,10 +7,24 @@ import cv2
 import numpy as np
 
 from ..errors import ModelFileError
-from .base import NO_FACES, FaceDetector
+from .base import NO_FACES, FaceDetector, ModelFile
 
 CAFFE_FILES = ("res10_300x300_ssd_iter_140000.caffemodel", "deploy.prototxt")
 TENSORFLOW_FILES = ("opencv_face_detector_uint8.pb", "opencv_face_detector.pbtxt")
+_SAMPLES = "https://raw.githubusercontent.com/opencv/opencv/4.x/samples/dnn/face_detector/"
+_3RDPARTY = "https://raw.githubusercontent.com/opencv/opencv_3rdparty/"
+FILES = (
+    ModelFile("res10_300x300_ssd_iter_140000.caffemodel",
+              _3RDPARTY + "dnn_samples_face_detector_20170830/res10_300x300_ssd_iter_140000.caffemodel",
+              "2a56a11a57a4a295956b0660b4a3d76bbdca2206c4961cea8efe7d95c7cb2f2d"),
+    ModelFile("deploy.prototxt", _SAMPLES + "deploy.prototxt",
+              "f62621cac923d6f37bd669298c428bb7ee72233b5f8c3389bb893e35ebbcf795"),
+    ModelFile("opencv_face_detector_uint8.pb",
+              _3RDPARTY + "dnn_samples_face_detector_20180220_uint8/opencv_face_detector_uint8.pb",
+              "5c71d752ef2cbf2f457ac82fdd580fcb2522fd04c5efdaed18eb6d9e2843fbed"),
+    ModelFile("opencv_face_detector.pbtxt", _SAMPLES + "opencv_face_detector.pbtxt",
+              "5397808362fc6fb7c4044484848e297b22449d913a267fa7f8bd9d86dce29144"),
+)
 
 
 @dataclass(frozen=True)

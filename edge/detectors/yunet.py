@@ -7,9 +7,15 @@ import cv2
 import numpy as np
 
 from ..errors import ModelFileError
-from .base import NO_FACES, FaceDetector
+from .base import NO_FACES, FaceDetector, ModelFile
 
 MODEL_GLOB = "face_detection_yunet_*.onnx"
+FILES = (
+    ModelFile("face_detection_yunet_2026may.onnx",
+              "https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
+              "face_detection_yunet_2026may.onnx",
+              "ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0"),
+)
 
 
 @dataclass(frozen=True)

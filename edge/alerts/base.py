@@ -1,0 +1,110 @@
+"""What the alerts do, independent of the GPIO library that drives the pins.
+
+LEDs show who is at the door: green while a counted masked person is in view, red while a
+counted unmasked one is. Each stays on for ``hold`` seconds after its person was last
+seen, so a face lost for a frame or two does not make it flicker. The buzzer plays its
+pattern once per unmasked person counted, in the background; the relay (door release) is
+pulsed once per masked person counted while nobody unmasked is in view.
+"""
+
+import logging
+from abc import ABC, abstractmethod
+from typing import Protocol
+
+from ..config import AlertsConfig
+
+log = logging.getLogger(__name__)
+
+
+class Output(Protocol):
+    """One digital output: what gpiozero's DigitalOutputDevice offers, and all that is used of it."""
+
+    def on(self) -> None: ...
+
+    def off(self) -> None: ...
+
+    def blink(self, on_time: float, off_time: float, n: int) -> None:
+        """Switch on and off ``n`` times without blocking the caller."""
+
+    def close(self) -> None: ...
+
+
+class Alerts(ABC):
+    @abstractmethod
+    def update(self, now: float, compliant_seen: bool, violation_seen: bool, counted: list[bool]) -> None:
+        """One processed frame: who is in view, and for each person counted in it whether unmasked."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Every output off and released; safe to call twice."""
+
+
+class NullAlerts(Alerts):
+    """No hardware: the runtime calls it exactly as it would call real outputs."""
+
+    def update(self, now, compliant_seen, violation_seen, counted) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _Latch:
+    """On at once when triggered, off only ``hold`` seconds after the last trigger."""
+
+    def __init__(self, output: Output | None, hold: float):
+        self.output, self.hold = output, hold
+        self.lit, self.last_seen = False, float("-inf")
+
+    def update(self, now: float, seen: bool) -> None:
+        if seen:
+            self.last_seen = now
+        lit = now - self.last_seen <= self.hold
+        if self.output is not None and lit != self.lit:
+            self.output.on() if lit else self.output.off()
+        self.lit = lit
+
+
+class PinAlerts(Alerts):
+    def __init__(self, config: AlertsConfig, make_output):
+        """``make_output(pin, active_high)`` opens one output; unset pins open nothing."""
+        def open_pin(pin, active_high):
+            return None if pin is None else make_output(pin, active_high)
+
+        self.config = config
+        self.outputs: dict[str, Output] = {}
+        try:
+            for name, pin, active_high in (("green_led", config.green_led, config.active_high),
+                                           ("red_led", config.red_led, config.active_high),
+                                           ("buzzer", config.buzzer, config.active_high),
+                                           ("relay", config.relay, config.relay_active_high)):
+                output = open_pin(pin, active_high)
+                if output is not None:
+                    output.off()
+                    self.outputs[name] = output
+        except Exception:
+            self.close()
+            raise
+        self.green = _Latch(self.outputs.get("green_led"), config.hold)
+        self.red = _Latch(self.outputs.get("red_led"), config.hold)
+        self._beeping_until = float("-inf")
+
+    def update(self, now, compliant_seen, violation_seen, counted) -> None:
+        self.green.update(now, compliant_seen)
+        self.red.update(now, violation_seen)
+        c = self.config
+        buzzer, relay = self.outputs.get("buzzer"), self.outputs.get("relay")
+        if buzzer is not None and c.beeps and any(counted) and now >= self._beeping_until:
+            buzzer.blink(c.beep_on, c.beep_off, c.beeps)
+            self._beeping_until = now + c.beeps * (c.beep_on + c.beep_off)
+        if relay is not None and not violation_seen and any(not unmasked for unmasked in counted):
+            relay.blink(c.relay_seconds, 0.01, 1)
+
+    def close(self) -> None:
+        for name, output in list(self.outputs.items()):
+            try:
+                output.off()
+                output.close()
+            except Exception as exc:  # one stuck pin must not keep the others on
+                log.error("could not switch off %s: %s", name, exc)
+        self.outputs.clear()

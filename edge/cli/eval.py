@@ -1,0 +1,101 @@
+"""``edge-eval``: score a model bundle on a folder-per-class set of face crops, on the device backends.
+
+Folder names are the manifest's labels. Each image is taken whole as a face crop (padded to
+a square, as training keeps tight crops), so this measures the classifier alone.
+
+Usage::
+
+    edge-eval --model edge/models/default --data crops/ --json eval.json
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..paths import DEFAULT_MODEL
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edge-eval", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=str(DEFAULT_MODEL), help="model bundle folder, manifest or artifact")
+    p.add_argument("--data", type=Path, required=True, help="folder with one sub-folder of crops per label")
+    p.add_argument("--backend", default=None, help="litert-int8, litert-fp32, onnx-int8, onnx-fp32")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", type=Path, default=None, help="write accuracy, per_class and confusion here")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def load_crops(data: Path, labels: list[str], size: int):
+    from ..crops import whole_image
+    from ..errors import ConfigError, ImageError
+    from ..images import is_image_file, read_image
+
+    if not data.is_dir():
+        raise ConfigError(f"--data {data} is not a folder — give one sub-folder per label ({', '.join(labels)})")
+    folders = sorted(p.name for p in data.iterdir() if p.is_dir())
+    unknown = [name for name in folders if name not in labels]
+    if unknown:
+        raise ConfigError(f"--data has folder(s) {', '.join(unknown)} that are not labels of the model "
+                          f"({', '.join(labels)}) — rename or remove them")
+    crops, targets, skipped = [], [], []
+    for index, label in enumerate(labels):
+        for path in sorted((data / label).glob("*")) if (data / label).is_dir() else []:
+            if not is_image_file(path):
+                continue
+            try:
+                crops.append(whole_image(read_image(path).bgr, size))
+            except ImageError as exc:
+                skipped.append(f"{path}: {exc}")
+                continue
+            targets.append(index)
+    if not crops:
+        raise ConfigError(f"no readable image under {data}/{{{','.join(labels)}}}")
+    return np.stack(crops), np.array(targets), skipped
+
+
+def render(metrics: dict, labels: list[str]) -> str:
+    width = max(len(label) for label in labels) + 2
+    lines = [f"accuracy {metrics['accuracy']:.4f} on {metrics['n']} crops", "",
+             f"{'':{width}}precision  recall  f1      support"]
+    for label in labels:
+        s = metrics["per_class"][label]
+        lines.append(f"{label:{width}}{s['precision']:.4f}     {s['recall']:.4f}  {s['f1']:.4f}  {s['support']}")
+    lines += ["", "confusion (rows: true, columns: predicted)", f"{'':{width}}" + "".join(f"{x:>14}" for x in labels)]
+    for label, row in zip(labels, metrics["confusion"], strict=True):
+        lines.append(f"{label:{width}}" + "".join(f"{n:>14}" for n in row))
+    return "\n".join(lines)
+
+
+def body(args) -> int:
+    from ..classifiers import load_classifier
+    from ..metrics import summarize
+
+    classifier = load_classifier(args.model, args.backend, args.threads)
+    manifest = classifier.manifest
+    crops, targets, skipped = load_crops(args.data, manifest.labels, classifier.size)
+    for line in skipped:
+        print(f"edge-eval: skipped {line}", file=sys.stderr)
+    probabilities = np.concatenate([classifier.classify(crops[i:i + 64]) for i in range(0, len(crops), 64)])
+    metrics = summarize(targets, probabilities, manifest.labels, manifest.violation_label, manifest.threshold)
+    print(f"model {manifest.name} ({classifier.artifact.backend}), threshold {manifest.threshold}")
+    print(render(metrics, manifest.labels))
+    if args.json:
+        keep = {key: metrics[key] for key in ("accuracy", "per_class", "confusion", "n", "macro_f1")}
+        keep.update(labels=manifest.labels, backend=classifier.artifact.backend, skipped=len(skipped))
+        args.json.write_text(json.dumps(keep, indent=2) + "\n")
+    return 0
+
+
+def main(argv=None) -> int:
+    from . import run_main
+
+    return run_main("edge-eval", body, parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

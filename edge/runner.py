@@ -1,0 +1,122 @@
+"""The frame loop: camera → pipeline → alerts, counts, outputs, watchdog.
+
+Everything it drives is built elsewhere and handed in, so tests run the real loop over
+real files, gpiozero's mock pins and a real notify socket.
+"""
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CameraError
+
+log = logging.getLogger("edge-run")
+
+
+def summary(totals: dict[str, int], violation: str | None, fps: float) -> str:
+    unmasked = totals.get(violation, 0) if violation else 0
+    masked = sum(totals.values()) - unmasked
+    total = masked + unmasked
+    compliance = f"{100.0 * masked / total:.1f}%" if total else "n/a"
+    return f"masked={masked} unmasked={unmasked} compliance={compliance} fps={fps:.1f}"
+
+
+@dataclass
+class Outputs:
+    """Optional per-frame outputs; both off unless configured."""
+
+    detections: Path | None = None
+    snapshots: Path | None = None
+    violation: str | None = None
+    _file: object = field(default=None, repr=False)
+
+    def open(self) -> None:
+        if self.detections is not None:
+            self.detections.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.detections, "w")  # noqa: SIM115 - closed in close()
+        if self.snapshots is not None:
+            self.snapshots.mkdir(parents=True, exist_ok=True)
+
+    def write(self, index: int, frame, result) -> None:
+        if self._file is not None:
+            self._file.write(json.dumps({"frame": index, "source": frame.source,
+                                         "faces": [f.as_json() for f in result.faces]}) + "\n")
+        if self.snapshots is not None and result.counted:
+            from .snapshots import save_snapshot
+
+            save_snapshot(self.snapshots, frame.image, result, self.violation)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class Runner:
+    def __init__(self, camera, pipeline, store, alerts, notifier, outputs: Outputs, *,
+                 source_name: str, stall_timeout: float, summary_every: float, clock=time.monotonic):
+        self.camera, self.pipeline, self.store, self.alerts = camera, pipeline, store, alerts
+        self.notifier, self.outputs = notifier, outputs
+        self.source_name, self.stall_timeout, self.summary_every = source_name, stall_timeout, summary_every
+        self.clock = clock
+        self.violation = pipeline.classifier.manifest.violation_label
+        self.frames = 0
+        self.stop_reason: str | None = None
+        self._started = clock()
+
+    def status(self) -> str:
+        return summary(self.store.totals(), self.violation, self.fps)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / max(self.clock() - self._started, 1e-9)
+
+    def stop(self, reason: str) -> None:
+        """Ask the loop to end after the current frame (signal handlers call this)."""
+        self.stop_reason = reason
+
+    def run(self, max_frames: int | None = None, duration: float | None = None) -> None:
+        self._started = last_frame = last_summary = self.clock()
+        self.outputs.open()
+        self.notifier.ready(self.status())
+        try:
+            while self.stop_reason is None:
+                if max_frames is not None and self.frames >= max_frames:
+                    break
+                if duration is not None and self.clock() - self._started >= duration:
+                    break
+                frame = self.camera.read()
+                if frame is None:
+                    break  # a file or folder has ended
+                now = self.clock()
+                if frame.image is None:
+                    if now - last_frame > self.stall_timeout:
+                        raise CameraError(f"no frame from {self.source_name} for {self.stall_timeout:.0f} s — "
+                                          "check the camera; the service manager will restart edge-run")
+                    # No WATCHDOG here: a stalled camera must let systemd's watchdog fire.
+                    self.alerts.update(now, False, False, [])
+                    continue
+                last_frame = now
+                result = self.pipeline.process(frame.image, frame.independent)
+                violation = self.violation
+                self.alerts.update(now, any(f.person not in (None, violation) for f in result.faces),
+                                   violation is not None and result.in_view(violation),
+                                   [label == violation for label in result.counted])
+                self.outputs.write(self.frames, frame, result)
+                if self.store.pending:  # a DB that was unwritable may be back
+                    self.store.flush()
+                self.frames += 1
+                self.notifier.alive(self.status())
+                if now - last_summary >= self.summary_every:
+                    log.info(self.status())
+                    last_summary = now
+        except KeyboardInterrupt:
+            self.stop_reason = "SIGINT"
+        finally:
+            self.notifier.stopping(f"stopping ({self.stop_reason or 'done'})")
+            self.alerts.close()
+            self.camera.close()
+            self.outputs.close()
+            self.store.close()

@@ -1,0 +1,134 @@
+"""edge-run as a service: sd_notify, signals, kill -9, a lost camera, an unwritable DB."""
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from edge.counts import CountStore
+
+
+def start(tmp_path, bundle, face_models, camera, *extra, env=None):
+    command = [sys.executable, "-m", "edge.cli.run", "--camera", str(camera), "--model", str(bundle),
+               "--detector", "yunet", "--detector-dir", str(face_models), "--db", str(tmp_path / "counts.db"),
+               "--summary-every", "1", *extra]
+    return subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture
+def notify_socket(tmp_path):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify"))
+    yield sock, str(tmp_path / "notify")
+    sock.close()
+
+
+def drain(sock, seconds):
+    """Every datagram that arrives within ``seconds``, with its arrival time."""
+    got, end = [], time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            got.append((time.monotonic(), sock.recv(4096).decode()))
+        except TimeoutError:
+            break
+    return got
+
+
+def test_notify_ready_watchdog_status_then_silence_on_stall_and_stopping_on_sigterm(
+        tmp_path, bundle, face_models, walk_video, http_server, notify_socket):
+    sock, path = notify_socket
+    walk_video(tmp_path / "walk.avi", frames=150)
+    url = http_server(tmp_path) + "/walk.avi"
+    process = start(tmp_path, bundle, face_models, url, "--stall-timeout", "60",
+                    env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "800000"})
+    flowing = drain(sock, 6)
+    messages = [m for _, m in flowing]
+    assert messages[0].startswith("READY=1\nSTATUS=masked=")
+    pings = [m for m in messages[1:] if m.startswith("WATCHDOG=1\nSTATUS=masked=")]
+    assert len(pings) >= 5 and "fps=" in pings[-1]
+    http_server.servers[0].shutdown()  # the stream goes away; the process keeps retrying
+    http_server.servers[0].server_close()
+    drain(sock, 2)  # frames already in flight
+    assert not [m for _, m in drain(sock, 3) if "WATCHDOG=1" in m], "no WATCHDOG while no frame is processed"
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout=10)
+    assert code == 0 and time.monotonic() - sent < 2.0
+    assert [m for _, m in drain(sock, 1)][-1].startswith("STOPPING=1")
+    assert "camera " in process.stderr.read()  # the reconnect attempts were logged
+
+
+def test_camera_lost_reconnects_then_exits_non_zero(tmp_path, bundle, face_models, walk_video, http_server):
+    walk_video(tmp_path / "walk.avi", frames=30)
+    url = http_server(tmp_path) + "/walk.avi"
+    process = start(tmp_path, bundle, face_models, url, "--stall-timeout", "3")
+    time.sleep(4)
+    http_server.servers[0].shutdown()
+    http_server.servers[0].server_close()
+    code = process.wait(timeout=30)
+    err = process.stderr.read()
+    assert code == 1
+    assert err.count("lost; reopening") >= 2
+    assert err.strip().splitlines()[-1].startswith(f"edge-run: error: no frame from {url} for 3 s")
+
+
+def test_kill_9_during_writes_keeps_every_committed_count(tmp_path, bundle, face_models, face):
+    import cv2
+    import numpy as np
+
+    folder = tmp_path / "people"
+    folder.mkdir()
+    scene = np.full((480, 640, 3), 80, np.uint8)
+    scene[100:300, 200:400] = face
+    for i in range(1000):  # each image an independent person: one count, one commit each
+        cv2.imwrite(str(folder / f"{i:04d}.jpg"), scene)
+    process = start(tmp_path, bundle, face_models, folder)
+    logged = 0
+    while logged < 50:  # kill it while counts are being written
+        logged += "counted track" in process.stderr.readline()
+    process.kill()
+    process.wait()
+    logged += process.stderr.read().count("counted track")
+    assert logged < 1000, "killed mid-run"
+    db = sqlite3.connect(tmp_path / "counts.db")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rows = db.execute("SELECT COUNT(*) FROM counts").fetchone()[0]
+    assert logged <= rows <= logged + 1  # each count is committed before it is logged
+
+
+def test_unwritable_db_keeps_counts_in_memory_and_writes_them_when_it_can(tmp_path, caplog):
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the DB's folder should be")
+    now = [0.0]
+    store = CountStore(blocker / "counts.db", retry_every=5.0, clock=lambda: now[0])
+    store.add("with_mask", 0.9, 3)
+    store.add("without_mask", 0.8, 4)
+    assert store.totals() == {"with_mask": 1, "without_mask": 1} and len(store.pending) == 2
+    assert "not writable" in caplog.text
+    blocker.unlink()
+    blocker.mkdir()
+    assert not store.flush(), "waits retry_every before trying again"
+    now[0] = 6.0
+    assert store.flush()
+    store.close()
+    rows = sqlite3.connect(blocker / "counts.db").execute("SELECT label, track_frames FROM counts").fetchall()
+    assert sorted(rows) == [("with_mask", 3), ("without_mask", 4)]
+
+
+def test_detection_goes_on_while_the_db_is_unwritable(tmp_path, bundle, face_models, walk_video):
+    video = walk_video(tmp_path / "walk.avi", frames=40)
+    (tmp_path / "state").write_text("not a folder")
+    process = start(tmp_path, bundle, face_models, video, "--db", str(tmp_path / "state" / "counts.db"),
+                    "--detections", str(tmp_path / "d.jsonl"))
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0
+    assert "not writable" in err and "could not be written" in err
+    assert sum('"track"' in line for line in (tmp_path / "d.jsonl").read_text().splitlines()) >= 35
+    assert "unmasked=1" in out or "masked=1" in out  # counted in memory all the same

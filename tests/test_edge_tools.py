@@ -1,0 +1,88 @@
+"""edge-eval, edge-report and edge-models on real files."""
+
+import csv
+import json
+import sqlite3
+import time
+
+import cv2
+import pytest
+
+from edge.cli.eval import main as edge_eval
+from edge.cli.models import main as edge_models
+from edge.cli.report import main as edge_report
+from edge.counts import CountStore
+
+
+def test_edge_eval_scores_crops_on_the_device_backend(tmp_path, bundle, mask_images):
+    data = tmp_path / "crops"
+    for label in ("with_mask", "without_mask"):
+        (data / label).mkdir(parents=True)
+        for path in sorted((mask_images / label).glob("*.jpg"))[5:45:8]:
+            (data / label / path.name).write_bytes(path.read_bytes())
+    (data / "with_mask" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 nope")
+    assert edge_eval(["--model", str(bundle), "--data", str(data), "--json", str(tmp_path / "e.json"),
+                      "--backend", "onnx-int8"]) == 0
+    result = json.loads((tmp_path / "e.json").read_text())
+    assert {"accuracy", "per_class", "confusion"} <= set(result)
+    assert sum(map(sum, result["confusion"])) == 10 and result["skipped"] == 1
+    diagonal = sum(result["confusion"][i][i] for i in range(2))
+    assert result["accuracy"] == pytest.approx(diagonal / 10)
+    assert set(result["per_class"]) == {"with_mask", "without_mask"}
+
+
+def test_edge_eval_refuses_folders_that_are_not_labels(tmp_path, bundle, capsys):
+    (tmp_path / "crops" / "masked").mkdir(parents=True)
+    assert edge_eval(["--model", str(bundle), "--data", str(tmp_path / "crops")]) == 1
+    assert "folder(s) masked that are not labels of the model" in capsys.readouterr().err
+
+
+def test_edge_report_groups_by_day_and_hour_and_writes_csv(tmp_path, capsys):
+    store = CountStore(tmp_path / "counts.db")
+    day = time.mktime((2026, 11, 20, 9, 15, 0, 0, 0, -1))
+    for offset, label in ((0, "with_mask"), (60, "with_mask"), (3600, "without_mask"), (86400, "with_mask")):
+        store.add(label, 0.9, 3, ts=day + offset)
+    store.close()
+    assert edge_report(["--db", str(tmp_path / "counts.db"), "--csv", str(tmp_path / "days.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "counts per day" in out and "counts per hour" in out
+    assert "2026-11-20 10:00" in out
+    with open(tmp_path / "days.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows == [["day", "with_mask", "without_mask", "total", "compliance_percent"],
+                    ["2026-11-20", "2", "1", "3", "66.7"], ["2026-11-21", "1", "0", "1", "100.0"]]
+    assert edge_report(["--db", str(tmp_path / "counts.db"), "--by", "hour", "--since", "2026-11-21"]) == 0
+    assert "2026-11-20" not in capsys.readouterr().out
+
+
+def test_edge_report_on_a_missing_or_foreign_file_is_one_line(tmp_path, capsys):
+    assert edge_report(["--db", str(tmp_path / "none.db")]) == 1
+    assert "no counts database at" in capsys.readouterr().err
+    sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE t (x)").connection.commit()
+    assert edge_report(["--db", str(tmp_path / "other.db")]) == 1
+    assert "not an edge-run counts database" in capsys.readouterr().err
+
+
+def test_edge_models_copies_checks_and_refuses_a_corrupt_file(tmp_path, face_models, capsys):
+    dest = tmp_path / "models"
+    assert edge_models(["--dir", str(dest), "fetch", "--from", str(face_models)]) == 0
+    assert (dest / "face_detection_yunet_2026may.onnx").is_file()
+    assert edge_models(["--dir", str(dest), "list"]) == 0
+    assert "missing" not in capsys.readouterr().out
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for path in face_models.iterdir():
+        (bad / path.name).write_bytes(path.read_bytes())
+    (bad / "deploy.prototxt").write_text("tampered")
+    assert edge_models(["--dir", str(tmp_path / "fresh"), "fetch", "ssd", "--from", str(bad)]) == 1
+    assert "deploy.prototxt has sha256" in capsys.readouterr().err
+    assert not (tmp_path / "fresh" / "deploy.prototxt").exists()
+    assert not list((tmp_path / "fresh").glob("*.part"))
+
+
+def test_edge_models_downloads_from_a_mirror(tmp_path, face_models, http_server):
+    url = http_server(face_models)
+    assert edge_models(["--dir", str(tmp_path / "m"), "fetch", "yunet", "--mirror", url]) == 0
+    path = tmp_path / "m" / "face_detection_yunet_2026may.onnx"
+    assert path.read_bytes() == (face_models / path.name).read_bytes()
+    assert cv2.FaceDetectorYN.create(str(path), "", (320, 320)) is not None
