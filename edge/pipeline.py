@@ -42,13 +42,18 @@ class Pipeline:
         self.threshold = manifest.threshold
         self.on_count = on_count
 
-    def process(self, image: np.ndarray, independent: bool = False) -> FrameResult:
+    def process(self, image: np.ndarray, independent: bool = False, lap=None) -> FrameResult:
+        """``lap(stage)``, when given, is called as each stage ends (edge-bench times them)."""
+        lap = lap or (lambda stage: None)
         if independent:
             self.tracker.reset()
         faces = self.detector.detect(image)
+        lap("detect")
         boxes = faces[:, :4]
         crops = [crop_face(image, box, self.rule, self.classifier.size) for box in boxes]
+        lap("crop")
         probabilities = self.classifier.classify(np.stack(crops)) if crops else np.zeros((0, len(self.labels)))
+        lap("classify")
         tracks, confirmed = self.tracker.update(boxes, probabilities, min_hits=1 if independent else None)
         for track in confirmed:
             label = self.labels[track.label]

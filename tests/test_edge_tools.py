@@ -86,3 +86,34 @@ def test_edge_models_downloads_from_a_mirror(tmp_path, face_models, http_server)
     path = tmp_path / "m" / "face_detection_yunet_2026may.onnx"
     assert path.read_bytes() == (face_models / path.name).read_bytes()
     assert cv2.FaceDetectorYN.create(str(path), "", (320, 320)) is not None
+
+
+def test_edge_bench_reports_every_stage_and_flags_regressions(tmp_path, bundle, face_models, capsys):
+    from edge.cli.bench import main as edge_bench
+
+    out = tmp_path / "bench.json"
+    assert edge_bench(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
+                       "--backend", "litert-int8", "onnx-int8", "--faces", "0", "2", "--frames", "5",
+                       "--warmup", "2", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert {"machine", "peak_rss_mb", "runs"} <= set(result) and result["peak_rss_mb"] > 0
+    assert len(result["runs"]) == 4
+    two = next(r for r in result["runs"] if r["faces"] == 2 and r["backend"] == "onnx-int8")
+    assert two["faces_found_per_frame"] == 2  # the synthetic faces are real faces to the detector
+    for stage in ("capture", "detect", "crop", "classify", "track", "total"):
+        assert set(two["stages"][stage]) == {"p50_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms"}
+    assert two["stages"]["total"]["p50_ms"] >= two["stages"]["detect"]["p50_ms"]
+    assert set(result["machine"]["model_sha256"]) == {p.name for p in bundle.iterdir() if p.suffix in (".tflite",
+                                                                                                       ".onnx")}
+    faster = json.loads(out.read_text())
+    for run in faster["runs"]:
+        run["stages"]["total"]["p50_ms"] /= 10  # an old run ten times faster: now a regression
+    (tmp_path / "old.json").write_text(json.dumps(faster))
+    capsys.readouterr()
+    assert edge_bench(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
+                       "--faces", "1", "--frames", "3", "--warmup", "1", "--compare",
+                       str(tmp_path / "old.json")]) == 0  # no common cell: nothing to flag
+    assert edge_bench(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
+                       "--backend", "onnx-int8", "--faces", "2", "--frames", "3", "--warmup", "1",
+                       "--compare", str(tmp_path / "old.json")]) == 1
+    assert "regression: yunet/onnx-int8/1/2" in capsys.readouterr().err

@@ -1,0 +1,215 @@
+"""``edge-bench``: per-stage latency of the real pipeline, for a matrix of settings.
+
+By default it makes its own 640x480 frames with 0-3 faces (a public-domain photo shipped
+with the package), so it needs no camera. Each cell of the matrix (detector x backend x
+threads x faces) runs warm-up frames, then reports p50/p90/p99/mean/max per stage and FPS.
+
+Usage::
+
+    edge-bench                                              # haar, litert-int8, 1 thread, 1 face
+    edge-bench --detector haar yunet --backend litert-int8 onnx-int8 --faces 0 1 3 --json bench.json
+    edge-bench --json new.json --compare old.json           # flags regressions beyond --tolerance
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from ..paths import DEFAULT_MODEL, detector_dir
+
+STAGES = ("capture", "detect", "crop", "classify", "track", "total")
+FACE = Path(__file__).resolve().parents[1] / "assets" / "face.jpg"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edge-bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", default=None, help="a video file or image folder (default: synthetic frames)")
+    p.add_argument("--model", default=str(DEFAULT_MODEL), help="model bundle folder or manifest")
+    p.add_argument("--detector", nargs="+", default=["haar"], choices=("haar", "ssd", "yunet"))
+    p.add_argument("--detector-dir", default=None, help="detector files (default: edge-models' folder)")
+    p.add_argument("--backend", nargs="+", default=["litert-int8"],
+                   choices=("litert-int8", "litert-fp32", "onnx-int8", "onnx-fp32"))
+    p.add_argument("--threads", nargs="+", type=int, default=[1])
+    p.add_argument("--faces", nargs="+", type=int, default=[1], choices=range(4),
+                   help="faces per synthetic frame")
+    p.add_argument("--frames", type=int, default=200, help="timed frames per cell")
+    p.add_argument("--warmup", type=int, default=20, help="untimed frames first")
+    p.add_argument("--json", type=Path, default=None, help="write the results here")
+    p.add_argument("--compare", type=Path, default=None, help="an earlier --json to check for regressions")
+    p.add_argument("--tolerance", type=float, default=0.15, help="slowdown of total p50 counted as regression")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def synthetic_frames(faces: int, count: int):
+    """640x480 frames with ``faces`` copies of the bundled face, drifting a little per frame."""
+    import cv2
+
+    face = cv2.imread(str(FACE))
+    rng = np.random.default_rng(0)
+    background = rng.integers(60, 120, (480, 640, 3), dtype=np.uint8)
+    for i in range(count):
+        frame = background.copy()
+        for k in range(faces):
+            x, y = 30 + 205 * k + (i % 20), 160 + (i % 10)
+            frame[y:y + face.shape[0], x:x + face.shape[1]] = face
+        yield frame
+
+
+def source_frames(source: str, count: int):
+    from ..cameras import open_camera
+
+    with open_camera(source) as camera:
+        frames = []
+        while len(frames) < count and (frame := camera.read()) is not None:
+            frames.append(frame.image)
+    if not frames:
+        from ..errors import CameraError
+
+        raise CameraError(f"{source} gave no frame")
+    for i in range(count):
+        yield frames[i % len(frames)]
+
+
+class Laps:
+    """Milliseconds per stage of one frame; called with a stage's name as the stage ends."""
+
+    def __init__(self):
+        self.ms: dict[str, float] = {}
+        self.start = self.last = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.ms[stage] = (now - self.last) * 1000
+        self.last = now
+
+
+def stats(ms: list[float]) -> dict:
+    a = np.asarray(ms)
+    return {"p50_ms": float(np.percentile(a, 50)), "p90_ms": float(np.percentile(a, 90)),
+            "p99_ms": float(np.percentile(a, 99)), "mean_ms": float(a.mean()), "max_ms": float(a.max())}
+
+
+def run_cell(args, detector_name: str, backend: str, threads: int, faces: int) -> dict:
+    from ..alerts import NullAlerts
+    from ..classifiers import load_classifier
+    from ..counts import CountStore
+    from ..detectors import create_detector
+    from ..pipeline import Pipeline
+    from ..tracker import Tracker
+
+    classifier = load_classifier(args.model, backend, threads)
+    detector = create_detector(detector_name, args.detector_dir or detector_dir())
+    m = classifier.manifest
+    tracker = Tracker(m.labels.index(m.violation_label) if m.violation_label else None, m.threshold)
+    store = CountStore(":memory:")
+    pipeline, alerts = Pipeline(detector, classifier, tracker, store), NullAlerts()
+    total = args.warmup + args.frames
+    frames = source_frames(args.source, total) if args.source else synthetic_frames(faces, total)
+    times: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    found = 0
+    for index in range(total):
+        laps = Laps()
+        image = next(frames)  # synthetic frames or frames decoded ahead: the capture hand-over
+        laps("capture")
+        result = pipeline.process(image, lap=laps)
+        alerts.update(time.monotonic(), False, False, result.counted)
+        laps("track")
+        laps.ms["total"] = (laps.last - laps.start) * 1000
+        if index >= args.warmup:
+            found += len(result.faces)
+            for stage in STAGES:
+                times[stage].append(laps.ms[stage])
+    store.close()
+    stages = {stage: stats(values) for stage, values in times.items()}
+    return {"detector": detector_name, "backend": backend, "threads": threads,
+            "faces": faces if not args.source else None, "frames": args.frames,
+            "faces_found_per_frame": found / args.frames,
+            "fps": 1000.0 / stages["total"]["mean_ms"], "stages": stages}
+
+
+def machine(model: str) -> dict:
+    info = {"platform": platform.platform(), "machine": platform.machine(), "cores": os.cpu_count(),
+            "python": platform.python_version()}
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        info["cpu"] = next(line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
+                           if line.startswith(("model name", "Model")))
+    except (OSError, StopIteration):
+        info["cpu"] = platform.processor()
+    governor = Path("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
+    info["governor"] = governor.read_text().strip() if governor.is_file() else None
+    versions = {}
+    for name in ("numpy", "opencv-python-headless", "ai-edge-litert", "onnxruntime"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    info["versions"] = versions
+    from .. import manifest as manifests
+
+    bundle = Path(model) if Path(model).is_dir() else Path(model).parent
+    info["model_sha256"] = {a.file: a.sha256 for a in manifests.load(bundle).artifacts}
+    return info
+
+
+def regressions(old: dict, new: dict, tolerance: float) -> list[str]:
+    def key(run):
+        return run["detector"], run["backend"], run["threads"], run["faces"]
+
+    before = {key(run): run for run in old.get("runs", [])}
+    found = []
+    for run in new["runs"]:
+        if key(run) in before:
+            was, now = before[key(run)]["stages"]["total"]["p50_ms"], run["stages"]["total"]["p50_ms"]
+            if now > was * (1 + tolerance):
+                found.append(f"{'/'.join(map(str, key(run)))}: total p50 {was:.2f} -> {now:.2f} ms "
+                             f"(+{100 * (now / was - 1):.0f}%)")
+    return found
+
+
+def body(args) -> int:
+    cells = [(d, b, t, f) for d in args.detector for b in args.backend for t in args.threads
+             for f in (args.faces if not args.source else [None])]
+    runs = []
+    for number, (d, b, t, f) in enumerate(cells, 1):
+        print(f"[{number}/{len(cells)}] {d} {b} threads={t} faces={f} ...", file=sys.stderr, flush=True)
+        runs.append(run_cell(args, d, b, t, f or 0))
+    header = f"{'detector':9}{'backend':13}{'thr':>4}{'faces':>6}" + "".join(f"{s + ' p50':>14}" for s in STAGES)
+    print(header + f"{'total p99':>11}{'fps':>8}")
+    for run in runs:
+        cells_ms = "".join(f"{run['stages'][s]['p50_ms']:>14.2f}" for s in STAGES)
+        print(f"{run['detector']:9}{run['backend']:13}{run['threads']:>4}{run['faces']!s:>6}{cells_ms}"
+              f"{run['stages']['total']['p99_ms']:>11.2f}{run['fps']:>8.1f}")
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak_rss_mb:.0f} MB")
+    result = {"machine": machine(args.model), "peak_rss_mb": peak_rss_mb, "runs": runs}
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    if args.compare:
+        found = regressions(json.loads(args.compare.read_text()), result, args.tolerance)
+        for line in found:
+            print(f"edge-bench: regression: {line}", file=sys.stderr)
+        if found:
+            return 1
+        print(f"no regression beyond {100 * args.tolerance:.0f}% against {args.compare}")
+    return 0
+
+
+def main(argv=None) -> int:
+    from . import run_main
+
+    return run_main("edge-bench", body, parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
