@@ -59,6 +59,10 @@ class Manifest:
     tools: dict[str, str]
     created: str
 
+    @property
+    def violation_index(self) -> int | None:
+        return self.labels.index(self.violation_label) if self.violation_label else None
+
     def artifact(self, backend: str) -> Artifact:
         for artifact in self.artifacts:
             if backend in (artifact.backend, artifact.file):

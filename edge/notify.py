@@ -41,11 +41,16 @@ class Notifier:
     def ready(self, status: str) -> None:
         self.send("READY=1", f"STATUS={status}")
 
-    def alive(self, status: str) -> None:
-        """From the frame loop, after a processed frame: WATCHDOG=1 and STATUS=, throttled."""
+    def alive(self, status) -> None:
+        """From the frame loop, after a processed frame: WATCHDOG=1 and STATUS=, throttled.
+
+        ``status`` is a callable, so the text is only made when a message is due.
+        """
+        if self._socket is None:
+            return
         now = self._clock()
         if now - self._last_ping >= self.watchdog_interval:
-            self.send("WATCHDOG=1", f"STATUS={status}")
+            self.send("WATCHDOG=1", f"STATUS={status()}")
             self._last_ping = now
 
     def stopping(self, status: str = "stopping") -> None:

@@ -26,20 +26,20 @@ class FrameResult:
     faces: list[FaceResult]
     counted: list[str]  # labels of the people counted in this frame
 
-    def in_view(self, label: str) -> bool:
-        """Whether a person counted as ``label`` is in this frame."""
-        return any(face.person == label for face in self.faces)
+    def people_in_view(self) -> set[str]:
+        """The labels of the counted people in this frame."""
+        return {face.person for face in self.faces if face.person is not None}
 
 
 class Pipeline:
-    def __init__(self, detector, classifier, tracker: Tracker, store, on_count=None):
+    def __init__(self, detector, classifier, store, on_count=None, **tracking):
+        """``tracking``: Tracker settings (min_hits, max_misses, min_iou); its labels come from the manifest."""
         manifest = classifier.manifest
-        self.detector, self.classifier, self.tracker, self.store = detector, classifier, tracker, store
+        self.detector, self.classifier, self.store = detector, classifier, store
         self.labels = manifest.labels
         self.rule = CropRule(**manifest.crop)
-        self.violation_index = (manifest.labels.index(manifest.violation_label)
-                                if manifest.violation_label else None)
-        self.threshold = manifest.threshold
+        self.violation_index, self.threshold = manifest.violation_index, manifest.threshold
+        self.tracker = Tracker(self.violation_index, self.threshold, **tracking)
         self.on_count = on_count
 
     def process(self, image: np.ndarray, independent: bool = False, lap=None) -> FrameResult:

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import CameraError
+from .errors import CameraError, ConfigError
 
 log = logging.getLogger("edge-run")
 
@@ -23,6 +23,12 @@ def summary(totals: dict[str, int], violation: str | None, fps: float) -> str:
     return f"masked={masked} unmasked={unmasked} compliance={compliance} fps={fps:.1f}"
 
 
+def update_alerts(alerts, now: float, result, violation: str | None) -> None:
+    """Tell the alerts who is in view and who was counted in this frame."""
+    seen = result.people_in_view()
+    alerts.update(now, bool(seen - {violation}), violation in seen, [label == violation for label in result.counted])
+
+
 @dataclass
 class Outputs:
     """Optional per-frame outputs; both off unless configured."""
@@ -33,11 +39,16 @@ class Outputs:
     _file: object = field(default=None, repr=False)
 
     def open(self) -> None:
-        if self.detections is not None:
-            self.detections.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.detections, "w")  # noqa: SIM115 - closed in close()
-        if self.snapshots is not None:
-            self.snapshots.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.detections is not None:
+                self.detections.parent.mkdir(parents=True, exist_ok=True)
+                self._file = open(self.detections, "w")  # noqa: SIM115 - closed in close()
+            if self.snapshots is not None:
+                self.snapshots.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.close()
+            raise ConfigError(f"cannot write the outputs ({exc}) — give --detections and --snapshots "
+                              "paths in a writable folder") from exc
 
     def write(self, index: int, frame, result) -> None:
         if self._file is not None:
@@ -78,10 +89,11 @@ class Runner:
         self.stop_reason = reason
 
     def run(self, max_frames: int | None = None, duration: float | None = None) -> None:
+        """Process frames until the source ends, a limit is reached or stop() is called."""
         self._started = last_frame = last_summary = self.clock()
-        self.outputs.open()
-        self.notifier.ready(self.status())
         try:
+            self.outputs.open()
+            self.notifier.ready(self.status())
             while self.stop_reason is None:
                 if max_frames is not None and self.frames >= max_frames:
                     break
@@ -100,15 +112,11 @@ class Runner:
                     continue
                 last_frame = now
                 result = self.pipeline.process(frame.image, frame.independent)
-                violation = self.violation
-                self.alerts.update(now, any(f.person not in (None, violation) for f in result.faces),
-                                   violation is not None and result.in_view(violation),
-                                   [label == violation for label in result.counted])
+                update_alerts(self.alerts, now, result, self.violation)
                 self.outputs.write(self.frames, frame, result)
-                if self.store.pending:  # a DB that was unwritable may be back
-                    self.store.flush()
+                self.store.flush()  # retries a DB that was unwritable; the store throttles the attempts
                 self.frames += 1
-                self.notifier.alive(self.status())
+                self.notifier.alive(self.status)
                 if now - last_summary >= self.summary_every:
                     log.info(self.status())
                     last_summary = now

@@ -171,3 +171,27 @@ def test_check_and_snapshots(tmp_path, bundle, face_models, walk_video, capsys):
     assert run(tmp_path, bundle, face_models, video, "--snapshots", str(tmp_path / "snaps")) == 0
     snaps = list((tmp_path / "snaps").glob("*.jpg"))
     assert len(snaps) == 1 and cv2.imread(str(snaps[0])).shape == (480, 640, 3)
+
+
+def test_unusable_detector_files_sources_and_output_paths_are_one_line_errors(tmp_path, bundle, face_models, face,
+                                                                                capsys):
+    broken = tmp_path / "detectors"
+    broken.mkdir()
+    yunet = next(face_models.glob("face_detection_yunet_*.onnx"))
+    (broken / yunet.name).write_bytes(yunet.read_bytes()[:5000])  # a truncated download
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    images = tmp_path / "images"
+    images.mkdir()
+    cv2.imwrite(str(images / "a.jpg"), face)
+    (tmp_path / "a-file").write_text("")
+    cases = [
+        (["--camera", str(images), "--detector-dir", str(broken)], "the yunet detector files in"),
+        (["--camera", str(empty)], f"no images in {empty}"),
+        (["--camera", str(images), "--snapshots", str(tmp_path / "a-file")], "cannot write the outputs"),
+    ]
+    for flags, message in cases:
+        code = edge_run(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
+                         "--db", str(tmp_path / "counts.db"), *flags])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 1 and err[-1].startswith("edge-run: error: ") and message in err[-1], (flags, err)

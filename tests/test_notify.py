@@ -22,11 +22,11 @@ def test_messages_and_watchdog_throttle(listener, monkeypatch):
     notifier = Notifier(path, clock=lambda: now[0])
     assert notifier.watchdog_interval == 0.5
     notifier.ready("starting")
-    notifier.alive("fps=1")
+    notifier.alive(lambda: "fps=1")
     now[0] = 0.2
-    notifier.alive("fps=2")  # within the interval: nothing sent
+    notifier.alive(lambda: "fps=2")  # within the interval: nothing sent
     now[0] = 0.6
-    notifier.alive("fps=3")
+    notifier.alive(lambda: "fps=3")
     notifier.stopping()
     received = [sock.recv(4096).decode() for _ in range(4)]
     assert received == ["READY=1\nSTATUS=starting", "WATCHDOG=1\nSTATUS=fps=1", "WATCHDOG=1\nSTATUS=fps=3",

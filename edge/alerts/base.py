@@ -68,18 +68,13 @@ class _Latch:
 class PinAlerts(Alerts):
     def __init__(self, config: AlertsConfig, make_output):
         """``make_output(pin, active_high)`` opens one output; unset pins open nothing."""
-        def open_pin(pin, active_high):
-            return None if pin is None else make_output(pin, active_high)
-
         self.config = config
         self.outputs: dict[str, Output] = {}
         try:
-            for name, pin, active_high in (("green_led", config.green_led, config.active_high),
-                                           ("red_led", config.red_led, config.active_high),
-                                           ("buzzer", config.buzzer, config.active_high),
-                                           ("relay", config.relay, config.relay_active_high)):
-                output = open_pin(pin, active_high)
-                if output is not None:
+            for name in ("green_led", "red_led", "buzzer", "relay"):
+                pin = getattr(config, name)
+                if pin is not None:
+                    output = make_output(pin, config.relay_active_high if name == "relay" else config.active_high)
                     output.off()
                     self.outputs[name] = output
         except Exception:

@@ -17,7 +17,11 @@ class ImageFolderCamera(Camera):
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self._files = iter(sorted(p for p in self.folder.iterdir() if is_image_file(p)))
+        files = sorted(p for p in self.folder.iterdir() if is_image_file(p))
+        if not files:
+            raise CameraError(f"no images in {self.folder} (.jpg, .png, ...) — point --camera at a folder "
+                              "of images, a video file or a camera")
+        self._files = iter(files)
         self.skipped: list[str] = []
 
     def read(self) -> Frame | None:

@@ -99,20 +99,20 @@ def stats(ms: list[float]) -> dict:
             "p99_ms": float(np.percentile(a, 99)), "mean_ms": float(a.mean()), "max_ms": float(a.max())}
 
 
-def run_cell(args, detector_name: str, backend: str, threads: int, faces: int) -> dict:
+def run_cell(args, detector_name: str, backend: str, threads: int, faces: int | None) -> dict:
+    """One cell of the matrix; ``faces`` is None when frames come from --source."""
     from ..alerts import NullAlerts
     from ..classifiers import load_classifier
     from ..counts import CountStore
     from ..detectors import create_detector
     from ..pipeline import Pipeline
-    from ..tracker import Tracker
+    from ..runner import update_alerts
 
     classifier = load_classifier(args.model, backend, threads)
     detector = create_detector(detector_name, args.detector_dir or detector_dir())
-    m = classifier.manifest
-    tracker = Tracker(m.labels.index(m.violation_label) if m.violation_label else None, m.threshold)
     store = CountStore(":memory:")
-    pipeline, alerts = Pipeline(detector, classifier, tracker, store), NullAlerts()
+    pipeline, alerts = Pipeline(detector, classifier, store), NullAlerts()
+    violation = classifier.manifest.violation_label
     total = args.warmup + args.frames
     frames = source_frames(args.source, total) if args.source else synthetic_frames(faces, total)
     times: dict[str, list[float]] = {stage: [] for stage in STAGES}
@@ -122,7 +122,7 @@ def run_cell(args, detector_name: str, backend: str, threads: int, faces: int) -
         image = next(frames)  # synthetic frames or frames decoded ahead: the capture hand-over
         laps("capture")
         result = pipeline.process(image, lap=laps)
-        alerts.update(time.monotonic(), False, False, result.counted)
+        update_alerts(alerts, time.monotonic(), result, violation)
         laps("track")
         laps.ms["total"] = (laps.last - laps.start) * 1000
         if index >= args.warmup:
@@ -132,7 +132,7 @@ def run_cell(args, detector_name: str, backend: str, threads: int, faces: int) -
     store.close()
     stages = {stage: stats(values) for stage, values in times.items()}
     return {"detector": detector_name, "backend": backend, "threads": threads,
-            "faces": faces if not args.source else None, "frames": args.frames,
+            "faces": faces, "frames": args.frames,
             "faces_found_per_frame": found / args.frames,
             "fps": 1000.0 / stages["total"]["mean_ms"], "stages": stages}
 
@@ -183,7 +183,7 @@ def body(args) -> int:
     runs = []
     for number, (d, b, t, f) in enumerate(cells, 1):
         print(f"[{number}/{len(cells)}] {d} {b} threads={t} faces={f} ...", file=sys.stderr, flush=True)
-        runs.append(run_cell(args, d, b, t, f or 0))
+        runs.append(run_cell(args, d, b, t, f))
     header = f"{'detector':9}{'backend':13}{'thr':>4}{'faces':>6}" + "".join(f"{s + ' p50':>14}" for s in STAGES)
     print(header + f"{'total p99':>11}{'fps':>8}")
     for run in runs:

@@ -12,12 +12,12 @@ Usage::
 """
 
 import argparse
-import hashlib
 import shutil
 import sys
 import urllib.request
 from pathlib import Path
 
+from ..manifest import sha256_of
 from ..paths import detector_dir
 
 
@@ -37,18 +37,11 @@ def parser() -> argparse.ArgumentParser:
     fetch = commands.add_parser("fetch", help="download or copy the detector files, checking sha256")
     fetch.add_argument("--from", dest="source", type=Path, default=None, help="copy from this folder")
     fetch.add_argument("--mirror", default=None, help="download from this base URL instead of upstream")
+    # [] among the choices: argparse checks an empty nargs="*" default against them
     fetch.add_argument("detectors", nargs="*", choices=[[], *registry()], default=[],
                        help="which detectors (default: all)")
     commands.add_parser("list", help="show which detector files are present and intact")
     return p
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _download(url: str, target: Path) -> None:

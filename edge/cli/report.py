@@ -12,7 +12,7 @@ import argparse
 import csv
 import sqlite3
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 PERIODS = {"day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00"}
@@ -47,8 +47,6 @@ def read_counts(db: Path, since: float | None) -> list[tuple[float, str]]:
 
 def group(rows, period: str, utc: bool) -> tuple[list[str], dict[str, dict[str, int]]]:
     """(labels, {period: {label: n}}), periods in time order."""
-    from datetime import UTC
-
     fmt = PERIODS[period]
     groups: dict[str, dict[str, int]] = {}
     labels: set[str] = set()
@@ -82,19 +80,17 @@ def body(args) -> int:
         print(f"no counts in {args.db}" + (f" since {args.since}" if args.since else ""))
         return 0
     periods = ("day", "hour") if args.by == "both" else (args.by,)
-    for period in periods:
-        labels, groups = group(rows, period, args.utc)
+    tables = {period: group(rows, period, args.utc) for period in periods}
+    for period, (labels, groups) in tables.items():
         header = [period, *labels, "total", "compliance %"]
+        widths = [18, *[max(10, len(h) + 2) for h in header[1:]]]
         print(f"\ncounts per {period}" + (" (UTC)" if args.utc else ""))
-        widths = [max(16, len(h) + 2) for h in header]
-        print("".join(f"{h:>{w}}" if i else f"{h:<{w}}" for i, (h, w) in enumerate(zip(header, widths,
-                                                                                            strict=True))))
-        for row in table_rows(labels, groups, args.violation):
-            print("".join(f"{v!s:>{w}}" if i else f"{v!s:<{w}}" for i, (v, w) in enumerate(zip(row, widths,
-                                                                                                strict=True))))
+        for cells in (header, *table_rows(labels, groups, args.violation)):
+            print(f"{cells[0]:<{widths[0]}}" + "".join(f"{c!s:>{w}}" for c, w in zip(cells[1:], widths[1:],
+                                                                                     strict=True)))
     if args.csv:
-        period = "hour" if args.by == "hour" else "day"
-        labels, groups = group(rows, period, args.utc)
+        period = periods[0]  # day, unless --by hour
+        labels, groups = tables[period]
         with open(args.csv, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow([period, *labels, "total", "compliance_percent"])

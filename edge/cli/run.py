@@ -5,6 +5,7 @@ Options come from the built-in defaults, then ``--config FILE.toml``, then the f
 """
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -64,14 +65,8 @@ def build(config: configs.RunConfig, pin_factory=None):
     from ..cameras import open_camera
     from ..counts import CountStore
     from ..pipeline import Pipeline
-    from ..tracker import Tracker
 
     classifier, detector = load_models(config)
-    manifest = classifier.manifest
-    violation_index = manifest.labels.index(manifest.violation_label) if manifest.violation_label else None
-    t = config.tracker
-    tracker = Tracker(violation_index, manifest.threshold, min_hits=t.min_hits, max_misses=t.max_misses,
-                      min_iou=t.min_iou)
     c = config.camera
     camera = open_camera(c.source, c.width, c.height, c.fps)
     try:
@@ -84,7 +79,8 @@ def build(config: configs.RunConfig, pin_factory=None):
     def on_count(label, track):
         log.info("counted track %d: %s (%.2f)", track.id, label, track.confidence)
 
-    return Pipeline(detector, classifier, tracker, store, on_count=on_count), camera, alerts, store
+    pipeline = Pipeline(detector, classifier, store, on_count=on_count, **dataclasses.asdict(config.tracker))
+    return pipeline, camera, alerts, store
 
 
 def check(config: configs.RunConfig) -> None:

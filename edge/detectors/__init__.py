@@ -7,6 +7,9 @@ masked faces, warning that YuNet would count masked people more reliably.
 import logging
 from pathlib import Path
 
+import cv2
+
+from ..errors import ModelMismatchError
 from .base import FaceDetector
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,14 @@ def create_detector(
                 "`edge-models fetch` gets YuNet", model_dir,
             )
             name = "haar"
+    try:
+        return _build(name, model_dir, max_side, score)
+    except cv2.error as exc:  # a truncated or foreign file in the detector folder
+        raise ModelMismatchError(f"the {name} detector files in {model_dir} cannot be read ({exc.err}) — "
+                                 "fetch them again with `edge-models fetch`") from exc
+
+
+def _build(name: str, model_dir: Path, max_side: int, score: dict) -> FaceDetector:
     if name == "haar":
         from .haar import HaarDetector
 
