@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MASKWATCH_SHARED ?= $(SHARED)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint train evaluate export ship package clean
+.PHONY: help setup system-deps demo test lint train evaluate export ship package install uninstall rollback deploy soak clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,7 +45,17 @@ demo: $(EDGE_VENV)/.installed ## device venv (.venv-edge, no TensorFlow) + edge-
 	$(EDGE_VENV)/bin/edge-run --camera demo-out/doorway.mp4 --db demo-out/counts.db \
 		--detections demo-out/detections.jsonl
 
-test: setup ## run the test suite (needs ../shared, or MASKWATCH_SHARED=DIR)
+# The service tests need systemd's analyzer and rsync (the deploy path); a fresh Debian may lack them.
+system-deps:
+	@missing=""; command -v systemd-analyze > /dev/null || missing="$$missing systemd"; \
+	command -v rsync > /dev/null || missing="$$missing rsync"; \
+	if [ -n "$$missing" ]; then \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		echo "installing$$missing (apt)"; \
+		$$sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+test: setup system-deps ## run the test suite (needs ../shared, or MASKWATCH_SHARED=DIR)
 	$(PY) -m pytest
 
 lint: setup ## ruff
@@ -65,10 +75,43 @@ export: setup ## quantize RUN (default runs/m$(SIZE)) into EXPORT: int8/fp32 TFL
 ship: setup ## make EXPORT the model edge-run uses by default (edge/models/default)
 	$(PY) -m export.ship $(EXPORT)
 
-package: ## one tarball of EXPORT for the device (artifacts, manifest, checksums)
-	cd $(EXPORT) && sha256sum $$(ls | grep -v SHA256SUMS) > SHA256SUMS
-	tar -czf $(EXPORT).tar.gz -C $(dir $(abspath $(EXPORT))) $(notdir $(abspath $(EXPORT)))
-	@echo "wrote $(EXPORT).tar.gz"
+package: setup ## one tarball of EXPORT for the device (artifacts, manifest, SHA256SUMS): EXPORT.tar.gz
+	$(PY) -m export.package $(EXPORT) --out $(EXPORT).tar.gz
+
+# Device side: run as root on the Pi or Jetson (ROOT=DIR installs into a folder instead).
+ROOT ?= /
+BUNDLE ?= $(if $(wildcard $(EXPORT)/manifest.json),$(EXPORT).tar.gz)
+DETECTOR_FILES ?=
+INSTALL_ARGS = --root $(ROOT) $(if $(BUNDLE),--bundle $(abspath $(BUNDLE))) \
+	$(if $(DETECTOR_FILES),--detectors $(abspath $(DETECTOR_FILES)))
+
+install: ## on the device, as root: user, venv, model BUNDLE, /etc/edge-run config, unit; starts it
+	bash systemd/install.sh $(INSTALL_ARGS)
+
+uninstall: ## on the device, as root: remove the service, keep the counts (ARGS=--purge deletes them)
+	bash systemd/install.sh --uninstall --root $(ROOT) $(ARGS)
+
+rollback: ## on the device, as root: back to the previous model bundle
+	bash systemd/install.sh --rollback --root $(ROOT)
+
+# Over ssh and rsync; SSH and SUDO are settings so the path can be exercised without a Pi.
+SSH ?= ssh
+SUDO ?= sudo
+REMOTE_DIR ?= edge-run-src
+deploy: ## package EXPORT here and install it on HOST=user@host over ssh (REMOTE_ARGS=… to install.sh)
+	@test -n "$(HOST)" || { echo "usage: make deploy HOST=pi@doorway.local [EXPORT=exports/m128]" >&2; exit 2; }
+	$(if $(wildcard $(EXPORT)/manifest.json),$(MAKE) package EXPORT=$(EXPORT))
+	rsync -az -e "$(SSH)" --files-from=<(git ls-files --cached --others --exclude-standard) ./ $(HOST):$(REMOTE_DIR)/
+	$(if $(BUNDLE),rsync -az -e "$(SSH)" $(BUNDLE) $(HOST):$(REMOTE_DIR)/)
+	$(SSH) $(HOST) "$(SUDO) bash $(REMOTE_DIR)/systemd/install.sh \
+		$(if $(BUNDLE),--bundle $(REMOTE_DIR)/$(notdir $(BUNDLE))) $(REMOTE_ARGS)"
+
+SOAK_FRAMES ?= 100000
+soak: setup ## long run on the demo clip: RSS growth, longest frame gap, counts (SOAK_FRAMES=100000)
+	mkdir -p demo-out
+	$(PY) tools/demo_clip.py demo-out/doorway.mp4
+	$(PY) tools/soak.py demo-out/doorway.mp4 --frames $(SOAK_FRAMES) --detector yunet \
+		--detector-dir $(DETECTORS) --json demo-out/soak.json
 
 clean: ## remove caches (keeps runs/ and the venvs)
 	rm -rf .cache .pytest_cache .ruff_cache

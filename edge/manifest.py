@@ -143,3 +143,79 @@ def verify_file(bundle_dir: Path, artifact: Artifact) -> Path:
             "damaged in transfer — copy the bundle again or re-export it"
         )
     return path
+
+
+CHECKSUMS_NAME = "SHA256SUMS"
+BUNDLE_SUFFIXES = (".tar.gz", ".tgz")
+
+
+def is_packed(path: Path | str) -> bool:
+    return str(path).endswith(BUNDLE_SUFFIXES)
+
+
+def pack(bundle_dir: Path, tarball: Path) -> Path:
+    """One tarball for the device: the bundle folder plus a SHA256SUMS of every file in it.
+
+    Members are sorted and their owners and times zeroed, so the same bundle packs to the
+    same bytes; the artifacts are checked against the manifest first, so a broken bundle
+    never gets packed. The bundle folder itself is not changed.
+    """
+    import gzip
+    import io
+    import tarfile
+
+    bundle_dir = Path(bundle_dir)
+    manifest = load(bundle_dir)
+    for artifact in manifest.artifacts:
+        verify_file(bundle_dir, artifact)
+    files = sorted(p for p in bundle_dir.iterdir() if p.is_file() and p.name != CHECKSUMS_NAME)
+    sums = "".join(f"{sha256_of(p)}  {p.name}\n" for p in files).encode()
+
+    def member(name: str, size: int) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(f"{manifest.name}/{name}")
+        info.size, info.mode = size, 0o644
+        return info
+
+    partial = tarball.with_name(tarball.name + ".part")
+    with open(partial, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as packed, \
+            tarfile.open(fileobj=packed, mode="w") as tar:
+        for path in files:
+            with open(path, "rb") as f:
+                tar.addfile(member(path.name, path.stat().st_size), f)
+        tar.addfile(member(CHECKSUMS_NAME, len(sums)), io.BytesIO(sums))
+    partial.replace(tarball)
+    return tarball
+
+
+def unpack(tarball: Path | str, into: Path) -> Path:
+    """Extract a packed bundle into ``into`` and return its folder, once SHA256SUMS holds.
+
+    Only plain files under one top folder are accepted (tarfile's "data" filter refuses
+    links, devices and paths leaving the folder), so a tarball cannot write elsewhere.
+    """
+    import gzip
+    import tarfile
+    import zlib
+
+    tarball = Path(tarball)
+    if not tarball.is_file():
+        raise ModelFileError(f"no model bundle at {tarball} — build one with `make package`")
+    try:
+        with tarfile.open(tarball, "r:gz") as tar:
+            tops = {Path(m.name).parts[0] for m in tar.getmembers()}
+            if len(tops) != 1 or tops & {"..", ".", "/"}:
+                raise ModelMismatchError(f"{tarball.name} is not a model bundle (one top folder expected)")
+            tar.extractall(into, filter="data")
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise ModelMismatchError(f"{tarball.name} is not a readable bundle ({exc}) — copy it again") from exc
+    folder = Path(into) / tops.pop()
+    sums = folder / CHECKSUMS_NAME
+    if not sums.is_file():
+        raise ModelMismatchError(f"{tarball.name} has no {CHECKSUMS_NAME} — pack it with `make package`")
+    for line in sums.read_text().splitlines():
+        digest, _, name = line.partition("  ")
+        path = folder / name
+        if not path.is_file() or sha256_of(path) != digest:
+            raise ModelMismatchError(f"{tarball.name}: {name} does not match {CHECKSUMS_NAME} — "
+                                     "the bundle was changed or damaged in transfer; copy it again")
+    return folder

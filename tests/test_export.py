@@ -129,3 +129,45 @@ def test_bad_inputs_are_one_line_errors(run_dir, bundle, tmp_path, capsys):
     (mixed / "labels.json").write_text(json.dumps({**contract, "input_size": 160}))
     assert export_main(["--run", str(mixed), "--out", str(tmp_path / "y")]) == 2
     assert "model input is (96, 96, 3) but labels.json claims (160, 160, 3)" in capsys.readouterr().err
+
+
+def test_package_is_reproducible_and_runs_as_is(bundle, tmp_path, capsys):
+    from export.package import main as package_main
+
+    first, second = tmp_path / "a.tar.gz", tmp_path / "b.tar.gz"
+    assert package_main([str(bundle), "--out", str(first)]) == 0
+    assert package_main([str(bundle), "--out", str(second)]) == 0
+    assert first.read_bytes() == second.read_bytes()
+    assert not (bundle / manifests.CHECKSUMS_NAME).exists()  # the export folder is left as it was
+    for backend in BACKENDS:
+        classifier = load_classifier(first, backend)
+        assert classifier.classify(crops(2)).shape == (2, 2)
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_damaged_or_foreign_package_is_refused_in_one_line(bundle, tmp_path, capsys):
+    import io
+    import tarfile
+
+    from edge.cli.run import main as edge_run
+
+    packed = manifests.pack(bundle, tmp_path / "m.tar.gz")
+    truncated = tmp_path / "truncated.tar.gz"
+    truncated.write_bytes(packed.read_bytes()[: packed.stat().st_size // 2])
+    escaping = tmp_path / "escaping.tar.gz"
+    with tarfile.open(escaping, "w:gz") as tar:
+        info = tarfile.TarInfo("../outside/manifest.json")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"{}"))
+    edited = manifests.unpack(packed, tmp_path / "edited")
+    edit_manifest(edited, lambda data: data.update(threshold=0.9))
+    resealed = tmp_path / "resealed.tar.gz"
+    with tarfile.open(resealed, "w:gz") as tar:
+        tar.add(edited, arcname=edited.name)
+    for bad, message in [(truncated, "not a readable bundle"), (escaping, "not a model bundle"),
+                         (resealed, "manifest.json does not match SHA256SUMS"),
+                         (tmp_path / "missing.tar.gz", "no model bundle at")]:
+        code = edge_run(["--model", str(bad), "--camera", str(tmp_path), "--check"])
+        err = capsys.readouterr().err
+        assert code == 1 and message in err and err.count("\n") == 1, err
+    assert not (tmp_path.parent / "outside").exists()

@@ -1,5 +1,7 @@
 """Mask classifiers: the manifest picks the artifact, one backend file per interpreter."""
 
+import tempfile
+import weakref
 from pathlib import Path
 
 from .. import manifest as manifests
@@ -21,12 +23,17 @@ def _default_backend(manifest) -> str:
 
 
 def load_classifier(model: Path | str, backend: str | None = None, threads: int = 1) -> Classifier:
-    """The classifier for a model bundle folder, its manifest.json, or one artifact file in it.
+    """The classifier for a model bundle (folder, or tarball from `make package`), its manifest.json,
+    or one artifact file in it.
 
     ``backend``: one of BACKENDS, or "litert"/"onnx" for that interpreter's int8 artifact;
     by default the file given, else LiteRT int8 where LiteRT is installed.
     """
     model = Path(model)
+    scratch = None
+    if manifests.is_packed(model):
+        scratch = tempfile.TemporaryDirectory(prefix="edge-model-")
+        model = manifests.unpack(model, Path(scratch.name))
     bundle = model if model.is_dir() else model.parent
     manifest = manifests.load(bundle)
     if backend in ("litert", "onnx"):
@@ -40,7 +47,12 @@ def load_classifier(model: Path | str, backend: str | None = None, threads: int 
     if artifact.format == "tflite":
         from .litert import LiteRTClassifier
 
-        return LiteRTClassifier(manifest, artifact, path, threads)
-    from .onnx import OnnxClassifier
+        classifier = LiteRTClassifier(manifest, artifact, path, threads)
+    else:
+        from .onnx import OnnxClassifier
 
-    return OnnxClassifier(manifest, artifact, path, threads)
+        classifier = OnnxClassifier(manifest, artifact, path, threads)
+    if scratch is not None:
+        # The unpacked bundle lives as long as the classifier that was loaded from it.
+        weakref.finalize(classifier, scratch.cleanup)
+    return classifier

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Install, update, roll back or remove edge-run as a systemd service (run as root on the device).
+#
+#   sudo systemd/install.sh [--bundle MODEL.tar.gz] [--detectors DIR]   install or update, then (re)start
+#   sudo systemd/install.sh --rollback                                  back to the previous model bundle
+#   sudo systemd/install.sh --uninstall [--purge]                       remove; --purge also deletes counts and config
+#
+# --root DIR installs into DIR instead of / (for tests and image builds: nothing is started
+# there). --no-start installs without enabling or starting the service.
+set -euo pipefail
+
+usage() { sed -n '2,9s/^# \{0,1\}//p' "$0"; }
+die() { echo "install.sh: error: $*" >&2; exit 1; }
+say() { echo "install.sh: $*"; }
+
+SOURCE=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=/ BUNDLE= DETECTORS= ACTION=install PURGE=0 START=1
+PYTHON=${PYTHON:-python3}
+ARGS=("$@")
+while [ $# -gt 0 ]; do
+  case $1 in
+    --root) ROOT=${2:?--root needs a folder}; shift ;;
+    --bundle) BUNDLE=${2:?--bundle needs a tarball from make package}; shift ;;
+    --detectors) DETECTORS=${2:?--detectors needs a folder}; shift ;;
+    --rollback) ACTION=rollback ;;
+    --uninstall) ACTION=uninstall ;;
+    --purge) PURGE=1 ;;
+    --no-start) START=0 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option $1" ;;
+  esac
+  shift
+done
+ROOT=$(mkdir -p "$ROOT" && cd "$ROOT" && pwd)
+[ "$ROOT" = / ] && ROOT=
+[ "$(id -u)" = 0 ] || die "run as root: sudo $0 ${ARGS[*]}"
+
+# The same paths as in edge-run.service; $ROOT prefixes them only while installing.
+PREFIX=/opt/edge-run
+MODELS=$PREFIX/models
+CONFIG=/etc/edge-run/edge-run.toml
+STATE=/var/lib/edge-run
+UNIT=/etc/systemd/system/edge-run.service
+SYSUSERS=/etc/sysusers.d/edge-run.conf
+live() { [ -z "$ROOT" ] && [ -d /run/systemd/system ]; }
+
+stop_service() {
+  if live && systemctl is-active --quiet edge-run; then systemctl stop edge-run; fi
+}
+
+start_service() {
+  if [ "$START" = 1 ] && live; then
+    systemctl daemon-reload
+    systemctl enable edge-run
+    systemctl restart edge-run
+    say "started; follow it with: journalctl -u edge-run -f"
+  else
+    say "installed into ${ROOT:-/} without starting it"
+  fi
+}
+
+install_bundle() {
+  local bundle=$1 name
+  name=$(basename "$bundle")
+  [[ $name == *.tar.gz || $name == *.tgz ]] || die "$bundle is not a bundle from make package (*.tar.gz)"
+  # A bundle that the runtime refuses never becomes the current one.
+  "$ROOT$PREFIX/venv/bin/python" -c \
+    'import sys; from edge.classifiers import load_classifier; load_classifier(sys.argv[1])' "$bundle" \
+    || die "the model bundle $bundle was refused (see above); the current model is unchanged"
+  install -m 0644 "$bundle" "$ROOT$MODELS/$name.new"
+  mv "$ROOT$MODELS/$name.new" "$ROOT$MODELS/$name"
+  local current
+  current=$(readlink "$ROOT$MODELS/current.tar.gz" || true)
+  if [ -n "$current" ] && [ "$current" != "$name" ]; then
+    ln -sfn "$current" "$ROOT$MODELS/previous.tar.gz"
+  fi
+  ln -sfn "$name" "$ROOT$MODELS/current.tar.gz"
+  say "model bundle $name is current${current:+ (previous: $current)}"
+}
+
+write_config() {
+  local model_args=()
+  if [ -e "$ROOT$MODELS/current.tar.gz" ]; then model_args=(--model "$MODELS/current.tar.gz"); fi
+  if [ -f "$ROOT$CONFIG" ]; then
+    say "keeping $CONFIG (the defaults of this version: $CONFIG.default)"
+  fi
+  "$ROOT$PREFIX/venv/bin/edge-run" --print-config --db "$STATE/counts.db" \
+    --detector-dir "$PREFIX/detectors" "${model_args[@]}" > "$ROOT$CONFIG.default"
+  [ -f "$ROOT$CONFIG" ] || cp "$ROOT$CONFIG.default" "$ROOT$CONFIG"
+}
+
+do_install() {
+  command -v "$PYTHON" > /dev/null || die "no $PYTHON — apt install python3 python3-venv"
+  say "installing into ${ROOT:-/}"
+  install -d -m 0755 "$ROOT$PREFIX" "$ROOT$MODELS" "$ROOT$PREFIX/detectors" "$ROOT/etc/edge-run" \
+    "$ROOT/etc/sysusers.d" "$ROOT/etc/systemd/system"
+  install -m 0644 "$SOURCE/systemd/edge-run.sysusers" "$ROOT$SYSUSERS"
+  systemd-sysusers ${ROOT:+--root="$ROOT"} "$ROOT$SYSUSERS"
+  install -d -m 0750 "$ROOT$STATE"
+  chown "$(id_of edge-run passwd):$(id_of edge-run group)" "$ROOT$STATE"
+
+  # --system-site-packages: apt's python3-picamera2 (and libcamera) must be importable.
+  [ -x "$ROOT$PREFIX/venv/bin/python" ] || "$PYTHON" -m venv --system-site-packages "$ROOT$PREFIX/venv"
+  say "installing the runtime (pip; progress below)"
+  "$ROOT$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check -q -r "$SOURCE/requirements-edge.txt"
+  "$ROOT$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check -q --no-deps --force-reinstall "$SOURCE"
+  install -m 0644 "$SOURCE/README.md" "$ROOT$PREFIX/README.md"
+
+  if [ -n "$BUNDLE" ]; then install_bundle "$BUNDLE"; fi
+  if [ -n "$DETECTORS" ]; then
+    "$ROOT$PREFIX/venv/bin/edge-models" --dir "$ROOT$PREFIX/detectors" fetch --from "$DETECTORS"
+  elif ! "$ROOT$PREFIX/venv/bin/edge-models" --dir "$ROOT$PREFIX/detectors" fetch; then
+    say "warning: no YuNet/SSD files (offline?): edge-run falls back to Haar, which misses masked faces;" \
+        "copy them later with: sudo $0 --detectors DIR"
+  fi
+  write_config
+  install -m 0644 "$SOURCE/systemd/edge-run.service" "$ROOT$UNIT"
+  start_service
+}
+
+# The uid/gid from the (possibly non-live) root's own passwd and group files.
+id_of() {
+  local id
+  id=$(awk -F: -v name="$1" '$1 == name { print $3 }' "$ROOT/etc/$2")
+  [ -n "$id" ] || die "no $2 entry for $1 in $ROOT/etc/$2"
+  echo "$id"
+}
+
+do_rollback() {
+  local previous current
+  previous=$(readlink "$ROOT$MODELS/previous.tar.gz" || true)
+  [ -n "$previous" ] || die "no previous model bundle to roll back to (only one was ever installed)"
+  current=$(readlink "$ROOT$MODELS/current.tar.gz")
+  ln -sfn "$previous" "$ROOT$MODELS/current.tar.gz"
+  ln -sfn "$current" "$ROOT$MODELS/previous.tar.gz"
+  say "model bundle $previous is current again (was: $current)"
+  if live; then systemctl restart edge-run; fi
+}
+
+do_uninstall() {
+  stop_service
+  if live; then systemctl disable edge-run 2> /dev/null || true; fi
+  rm -f "$ROOT$UNIT"
+  if live; then systemctl daemon-reload; fi
+  rm -rf "$ROOT$PREFIX"
+  if [ "$PURGE" = 1 ]; then
+    rm -rf "$ROOT$STATE" "$ROOT/etc/edge-run" "$ROOT$SYSUSERS"
+    if [ -z "$ROOT" ] && id edge-run > /dev/null 2>&1; then userdel edge-run; fi
+    say "removed, counts and config included"
+  else
+    say "removed; kept the counts in $STATE and the config in /etc/edge-run (--purge deletes them)"
+  fi
+}
+
+"do_$ACTION"
