@@ -71,3 +71,22 @@ def test_prepare_reports_bad_files_and_reuses_its_cache(tmp_path, portrait, face
     again = prepare(samples, config, cache_dir=tmp_path / "cache", progress=False)
     np.testing.assert_array_equal(again.crops, prepared.crops)
     assert again.records == prepared.records
+
+
+
+def test_implausible_detector_rows_are_dropped():
+    """YuNet emitted (3.6e29, 4.9e29, 0, 0) on a 32x60 picture of the dataset, which stopped an
+    export; rows like it must never reach the crop, the tracker or an export."""
+    from edge.detectors.base import plausible
+
+    rows = np.array([
+        [10, 10, 20, 20, 0.9],  # kept
+        [-5, -5, 10, 10, 0.9],  # partly off the frame: kept, the crop clips it
+        [3.6e29, 4.9e29, 0, 0, 0.9],
+        [2355.7, 3151.4, 0, 1e-25, 0.9],
+        [np.nan, 1, 5, 5, 0.9],
+        [1, 1, np.inf, 5, 0.9],
+        [40, 10, 5, 5, 0.9],  # right of a 32-px-wide frame
+        [1, 1, -4, 5, 0.9],
+    ])
+    np.testing.assert_array_equal(plausible(rows, 32, 60), rows[:2])

@@ -19,6 +19,19 @@ class ModelFile:
     sha256: str
 
 
+def plausible(faces: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Rows with finite numbers and a non-empty box that overlaps the frame.
+
+    Detector networks can emit garbage on tiny or odd inputs (YuNet gave a box at x=3.6e29
+    on a 32x60 image); one such row must not stop a frame, a training run or an export.
+    """
+    x, y, w, h = faces[:, 0], faces[:, 1], faces[:, 2], faces[:, 3]
+    with np.errstate(invalid="ignore", over="ignore"):
+        keep = (np.isfinite(faces).all(axis=1) & (w > 0) & (h > 0)
+                & (x < width) & (y < height) & (x + w > 0) & (y + h > 0))
+    return faces[keep]
+
+
 class FaceDetector(ABC):
     """Finds faces on a BGR frame.
 
@@ -41,7 +54,7 @@ class FaceDetector(ABC):
             return NO_FACES
         faces = faces[faces[:, 4] >= self.min_score]
         faces[:, :4] = scale_boxes(faces[:, :4], factor)
-        return faces
+        return plausible(faces, frame_bgr.shape[1], frame_bgr.shape[0])
 
     @abstractmethod
     def _detect(self, frame_bgr: np.ndarray) -> np.ndarray:
