@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MASKWATCH_SHARED ?= $(SHARED)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps demo test lint train evaluate export ship package install uninstall rollback deploy soak clean
+.PHONY: help setup system-deps demo test lint train evaluate export ship package install uninstall rollback deploy bench-compare soak clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -105,6 +105,12 @@ deploy: ## package EXPORT here and install it on HOST=user@host over ssh (REMOTE
 	$(if $(BUNDLE),rsync -az -e "$(SSH)" $(BUNDLE) $(HOST):$(REMOTE_DIR)/)
 	$(SSH) $(HOST) "$(SUDO) bash $(REMOTE_DIR)/systemd/install.sh \
 		$(if $(BUNDLE),--bundle $(REMOTE_DIR)/$(notdir $(BUNDLE))) $(REMOTE_ARGS)"
+
+bench-compare: setup ## the usual recipe (SSD every frame + float Keras per face) vs edge-run → bench-compare.json
+	mkdir -p demo-out
+	$(PY) tools/demo_clip.py demo-out/doorway.mp4
+	$(PY) tools/bench_compare.py --run $(or $(RUN),$(OUT)) --detector-dir $(DETECTORS) \
+		--clip demo-out/doorway.mp4 --out bench-compare.json
 
 SOAK_FRAMES ?= 100000
 soak: setup ## long run on the demo clip: RSS growth, longest frame gap, counts (SOAK_FRAMES=100000)

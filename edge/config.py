@@ -57,9 +57,24 @@ class DetectorConfig:
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    min_hits: int = option(3, "frames a face must be seen before the person is counted", minimum=1)
-    max_misses: int = option(10, "frames a person may go unseen before the track ends", minimum=0)
+    min_hits: int = option(3, "detections of a face before the person is counted", minimum=1)
+    max_misses: int = option(10, "detections a person may be missing from before the track ends", minimum=0)
     min_iou: float = option(0.25, "box overlap that continues a track", minimum=0.0)
+
+
+@dataclass(frozen=True)
+class SpeedConfig:
+    """The fast path: spend the CPU on frames and faces where something can change."""
+
+    detect_every: int = option(1, "run the face detector on every k-th frame; between, faces keep their "
+                               "tracked boxes and labels", minimum=1)
+    motion_gate: bool = option(False, "skip detection while nobody is tracked and the frame has not changed "
+                               "since the detector last looked (an idle doorway)")
+    motion_threshold: float = option(0.003, "share of pixels that must change to open the motion gate",
+                                     minimum=0.0)
+    settled: float | None = option(0.9, "stop classifying a counted person once the mean probability of "
+                                   "their label reaches this (counts never change after counting); "
+                                   "unset: classify every face in every frame", minimum=0.5)
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 

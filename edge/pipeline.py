@@ -1,4 +1,10 @@
-"""One frame through the chain: detect, crop, classify (one call), track, count."""
+"""One frame through the chain: detect, crop, classify (one call), track, count.
+
+The fast path (``SpeedConfig``) leaves out work that cannot change a count: detection on
+every k-th frame only, with faces kept at their tracked boxes in between; no detection at
+all while nobody is tracked and nothing has moved; no classification of a person who is
+already counted and whose label has settled.
+"""
 
 from dataclasses import dataclass
 
@@ -6,7 +12,8 @@ import numpy as np
 
 from .crops import CropRule, crop_face
 from .metrics import predict_labels
-from .tracker import Tracker
+from .motion import MotionGate
+from .tracker import Track, Tracker
 
 
 @dataclass
@@ -32,8 +39,11 @@ class FrameResult:
 
 
 class Pipeline:
-    def __init__(self, detector, classifier, store, on_count=None, **tracking):
-        """``tracking``: Tracker settings (min_hits, max_misses, min_iou); its labels come from the manifest."""
+    def __init__(self, detector, classifier, store, on_count=None, detect_every: int = 1,
+                 motion_gate: bool = False, motion_threshold: float = 0.003, settled: float | None = None,
+                 **tracking):
+        """``tracking``: Tracker settings (min_hits, max_misses, min_iou); its labels come from the manifest.
+        The other keywords are SpeedConfig's (the fast path); their defaults switch it off."""
         manifest = classifier.manifest
         self.detector, self.classifier, self.store = detector, classifier, store
         self.labels = manifest.labels
@@ -41,29 +51,70 @@ class Pipeline:
         self.violation_index, self.threshold = manifest.violation_index, manifest.threshold
         self.tracker = Tracker(self.violation_index, self.threshold, **tracking)
         self.on_count = on_count
+        self.detect_every, self.settled = detect_every, settled
+        self.gate = MotionGate(motion_threshold) if motion_gate else None
+        self.frames = 0
+        self.detections = 0  # frames the detector ran on (edge-bench reports the share)
+
+    def _should_detect(self, image: np.ndarray) -> bool:
+        due = self.frames % self.detect_every == 0
+        if due and self.gate is not None and not self.tracker.tracks:
+            # Nobody tracked, not even someone just missed: an unchanged frame holds nobody new.
+            return self.gate.moved(image)
+        return due
+
+    def _is_settled(self, track: Track | None) -> bool:
+        return (self.settled is not None and track is not None and track.counted
+                and float(track.mean_probabilities.max()) >= self.settled)
 
     def process(self, image: np.ndarray, independent: bool = False, lap=None) -> FrameResult:
         """``lap(stage)``, when given, is called as each stage ends (edge-bench times them)."""
         lap = lap or (lambda stage: None)
         if independent:
             self.tracker.reset()
+        detect = independent or self._should_detect(image)
+        self.frames += 1
+        if not detect:
+            lap("detect")
+            return self._tracked_only()
+        self.detections += 1
+        if self.gate is not None:
+            self.gate.looked_at(image)
         faces = self.detector.detect(image)
         lap("detect")
         boxes = faces[:, :4]
-        crops = [crop_face(image, box, self.rule, self.classifier.size) for box in boxes]
+        assigned = self.tracker.match(boxes)
+        probabilities = np.zeros((len(boxes), len(self.labels)))
+        fresh = [i for i, track in enumerate(assigned) if not self._is_settled(track)]
+        for i, track in enumerate(assigned):
+            if i not in fresh:
+                # The track's own mean: adding it leaves the mean, and so the decided label, as it is.
+                probabilities[i] = track.mean_probabilities
+        crops = [crop_face(image, boxes[i], self.rule, self.classifier.size) for i in fresh]
         lap("crop")
-        probabilities = self.classifier.classify(np.stack(crops)) if crops else np.zeros((0, len(self.labels)))
+        if crops:
+            probabilities[fresh] = self.classifier.classify(np.stack(crops))
         lap("classify")
-        tracks, confirmed = self.tracker.update(boxes, probabilities, min_hits=1 if independent else None)
+        tracks, confirmed = self.tracker.update(boxes, probabilities, min_hits=1 if independent else None,
+                                                assigned=assigned)
         for track in confirmed:
             label = self.labels[track.label]
             self.store.add(label, track.confidence, track.hits)
             if self.on_count is not None:
                 self.on_count(label, track)
+        return FrameResult(self._faces(boxes, probabilities, tracks), [self.labels[t.label] for t in confirmed])
+
+    def _tracked_only(self) -> FrameResult:
+        """A frame the detector skipped: the people in view where the last detection saw them."""
+        tracks = self.tracker.in_view()
+        boxes = np.array([t.box for t in tracks]).reshape(-1, 4)
+        probabilities = np.array([t.mean_probabilities for t in tracks]).reshape(-1, len(self.labels))
+        return FrameResult(self._faces(boxes, probabilities, tracks), [])
+
+    def _faces(self, boxes, probabilities, tracks) -> list[FaceResult]:
         predicted = predict_labels(probabilities, self.violation_index, self.threshold)
-        faces = [
+        return [
             FaceResult(tuple(int(round(v)) for v in box), self.labels[p], float(probabilities[i, p]), track.id,
                        self.labels[track.label] if track.counted else None)
             for i, (box, p, track) in enumerate(zip(boxes, predicted, tracks, strict=True))
         ]
-        return FrameResult(faces, [self.labels[track.label] for track in confirmed])

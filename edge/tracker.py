@@ -41,14 +41,12 @@ class Tracker:
     def reset(self) -> None:
         self.tracks = []
 
-    def update(self, boxes: np.ndarray, probabilities: np.ndarray,
-               min_hits: int | None = None) -> tuple[list[Track], list[Track]]:
-        """Match this frame's faces to tracks.
+    def in_view(self) -> list[Track]:
+        """Tracks the last detection saw."""
+        return [t for t in self.tracks if t.misses == 0]
 
-        Returns the track of each face (in the order of ``boxes``) and the tracks that were
-        confirmed, and so counted, by this frame.
-        """
-        min_hits = self.min_hits if min_hits is None else min_hits
+    def match(self, boxes: np.ndarray) -> list[Track | None]:
+        """The existing track of each box, or None for a new face; changes nothing."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         assigned: list[Track | None] = [None] * len(boxes)
         if self.tracks and len(boxes):
@@ -61,6 +59,18 @@ class Tracker:
                 track = self.tracks[t_index]
                 if assigned[b_index] is None and track not in assigned:
                     assigned[b_index] = track
+        return assigned
+
+    def update(self, boxes: np.ndarray, probabilities: np.ndarray, min_hits: int | None = None,
+               assigned: list[Track | None] | None = None) -> tuple[list[Track], list[Track]]:
+        """Match this frame's faces to tracks (or take ``assigned`` from match()) and update them.
+
+        Returns the track of each face (in the order of ``boxes``) and the tracks that were
+        confirmed, and so counted, by this frame.
+        """
+        min_hits = self.min_hits if min_hits is None else min_hits
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        assigned = self.match(boxes) if assigned is None else list(assigned)
         for track in self.tracks:
             if track not in assigned:
                 track.misses += 1

@@ -107,7 +107,7 @@ def test_edge_bench_reports_every_stage_and_flags_regressions(tmp_path, bundle, 
                                                                                                        ".onnx")}
     faster = json.loads(out.read_text())
     for run in faster["runs"]:
-        run["stages"]["total"]["p50_ms"] /= 10  # an old run ten times faster: now a regression
+        run["stages"]["total"]["mean_ms"] /= 10  # an old run ten times faster: now a regression
     (tmp_path / "old.json").write_text(json.dumps(faster))
     capsys.readouterr()
     assert edge_bench(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
@@ -116,4 +116,18 @@ def test_edge_bench_reports_every_stage_and_flags_regressions(tmp_path, bundle, 
     assert edge_bench(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
                        "--backend", "onnx-int8", "--faces", "2", "--frames", "3", "--warmup", "1",
                        "--compare", str(tmp_path / "old.json")]) == 1
-    assert "regression: yunet/onnx-int8/1/2" in capsys.readouterr().err
+    assert "regression: yunet/onnx-int8/1/2/1/False" in capsys.readouterr().err
+
+
+def test_edge_bench_measures_the_fast_path(tmp_path, bundle, face_models):
+    from edge.cli.bench import main as edge_bench
+
+    out = tmp_path / "bench.json"
+    assert edge_bench(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
+                       "--faces", "0", "1", "--detect-every", "1", "3", "--motion-gate", "--frames", "30",
+                       "--warmup", "3", "--json", str(out)]) == 0
+    runs = {(r["faces"], r["detect_every"]): r for r in json.loads(out.read_text())["runs"]}
+    assert runs[1, 1]["detected_share"] == 1 and runs[1, 3]["detected_share"] == pytest.approx(1 / 3, abs=0.04)
+    assert runs[0, 1]["detected_share"] == 0  # an empty, unchanging frame: the motion gate stays shut
+    assert runs[1, 3]["faces_found_per_frame"] == 1  # skipped frames still report the tracked face
+    assert runs[1, 1]["motion_gate"] is True and runs[1, 1]["settled"] == 0.9

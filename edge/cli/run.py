@@ -79,7 +79,8 @@ def build(config: configs.RunConfig, pin_factory=None):
     def on_count(label, track):
         log.info("counted track %d: %s (%.2f)", track.id, label, track.confidence)
 
-    pipeline = Pipeline(detector, classifier, store, on_count=on_count, **dataclasses.asdict(config.tracker))
+    pipeline = Pipeline(detector, classifier, store, on_count=on_count, **dataclasses.asdict(config.tracker),
+                        **dataclasses.asdict(config.speed))
     return pipeline, camera, alerts, store
 
 

@@ -1,0 +1,147 @@
+"""edge-run against the usual recipe, on the same frames in one run (``make bench-compare``).
+
+Usage: python tools/bench_compare.py --run runs/m128 --detector-dir DIR [--clip demo.mp4] [--out bench-compare.json]
+
+The usual recipe, as the face-mask projects people copy run it: OpenCV's res10 SSD at 300x300
+on every frame, then a float Keras MobileNetV2 at 224 px called once per face through
+TensorFlow, built here from the same trained weights as the shipped model (MobileNetV2 is
+fully convolutional, so the weights load at 224). Both ways the copies call it are timed,
+``model.predict(x)`` and ``model(x, training=False)``, and the faster one is the reference,
+so the ratios are the least favourable to edge-run. Against it: edge-run's default settings and its fastest ones
+(YuNet, detection every 3rd frame with tracking between, motion gate, settled tracks not
+re-classified). With ``--clip`` the counts of default and fastest on the looped clip are
+compared as well: the fast path must not change them. Needs the workstation venv (TensorFlow).
+"""
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.classifiers import load_classifier
+from edge.cli.bench import synthetic_frames
+from edge.config import RunConfig, SpeedConfig
+from edge.counts import CountStore
+from edge.detectors import create_detector
+from edge.paths import DEFAULT_MODEL
+from edge.pipeline import Pipeline
+
+FASTEST = SpeedConfig(detect_every=3, motion_gate=True, settled=0.9)
+
+
+def frames_with_faces(per_count: int) -> list[np.ndarray]:
+    """640x480 frames with 1, 2 and 3 faces, ``per_count`` of each."""
+    return [frame for faces in (1, 2, 3) for frame in synthetic_frames(faces, per_count)]
+
+
+class UsualRecipe:
+    def __init__(self, run: Path, detector_dir: Path, call: str):
+        import keras
+
+        from train.model import build_model
+
+        trained = keras.models.load_model(run / "model.keras")
+        self.model = build_model(trained.output_shape[-1], 224, None)
+        self.model.set_weights(trained.get_weights())
+        self.net = cv2.dnn.readNetFromCaffe(str(detector_dir / "deploy.prototxt"),
+                                            str(detector_dir / "res10_300x300_ssd_iter_140000.caffemodel"))
+        self.call = call
+
+    def process(self, frame: np.ndarray) -> int:
+        height, width = frame.shape[:2]
+        blob = cv2.dnn.blobFromImage(cv2.resize(frame, (300, 300)), 1.0, (300, 300), (104.0, 177.0, 123.0))
+        self.net.setInput(blob)
+        detections = self.net.forward()[0, 0]
+        faces = 0
+        for row in detections[detections[:, 2] > 0.5]:
+            x1, y1, x2, y2 = (row[3:7] * [width, height, width, height]).astype(int)
+            x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
+            if x2 <= x1 or y2 <= y1:
+                continue
+            face = cv2.resize(cv2.cvtColor(frame[y1:y2, x1:x2], cv2.COLOR_BGR2RGB), (224, 224))
+            batch = face[None].astype(np.float32)
+            if self.call == "predict":
+                self.model.predict(batch, verbose=0)
+            else:
+                self.model(batch, training=False)
+            faces += 1
+        return faces
+
+
+def timed(process, frames, warmup: int = 10) -> float:
+    """Frames per second over ``frames``, after ``warmup`` untimed ones."""
+    for frame in frames[:warmup]:
+        process(frame)
+    started = time.perf_counter()
+    for frame in frames:
+        process(frame)
+    return len(frames) / (time.perf_counter() - started)
+
+
+def edge_pipeline(detector_dir: Path, speed: SpeedConfig, store=None) -> Pipeline:
+    defaults = RunConfig()
+    detector = create_detector(defaults.detector.name, detector_dir, defaults.detector.max_side)
+    classifier = load_classifier(DEFAULT_MODEL, defaults.model.backend, defaults.model.threads)
+    return Pipeline(detector, classifier, store or CountStore(":memory:"),
+                    **dataclasses.asdict(defaults.tracker), **dataclasses.asdict(speed))
+
+
+def counts_on(clip: Path, loops: int, detector_dir: Path, speed: SpeedConfig) -> dict:
+    capture = cv2.VideoCapture(str(clip))
+    frames = []
+    while (frame := capture.read())[0]:
+        frames.append(frame[1])
+    capture.release()
+    store = CountStore(":memory:")
+    pipeline = edge_pipeline(detector_dir, speed, store)
+    for _ in range(loops):
+        for frame in frames:
+            pipeline.process(frame)
+    totals = store.totals()
+    store.close()
+    return totals
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="tools/bench_compare.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", type=Path, required=True, help="the training run of the shipped model (model.keras)")
+    p.add_argument("--detector-dir", type=Path, required=True, help="SSD and YuNet files")
+    p.add_argument("--frames", type=int, default=60, help="frames per face count (1, 2, 3 faces)")
+    p.add_argument("--clip", type=Path, default=None, help="a clip with known people, for the count check")
+    p.add_argument("--loops", type=int, default=5, help="times the clip is played for the count check")
+    p.add_argument("--out", type=Path, default=Path("bench-compare.json"))
+    args = p.parse_args(argv)
+
+    frames = frames_with_faces(args.frames)
+    results = {}
+    for name, make in [
+        ("reference_call", lambda: UsualRecipe(args.run, args.detector_dir, "call").process),
+        ("reference_predict", lambda: UsualRecipe(args.run, args.detector_dir, "predict").process),
+        ("default", lambda: edge_pipeline(args.detector_dir, SpeedConfig()).process),
+        ("fastest", lambda: edge_pipeline(args.detector_dir, FASTEST).process),
+    ]:
+        print(f"{name} on {len(frames)} frames ...", file=sys.stderr, flush=True)
+        results[f"{name}_fps"] = round(timed(make(), frames), 2)
+    results["reference_fps"] = max(results["reference_call_fps"], results["reference_predict_fps"])
+    results["ratio_default"] = round(results["default_fps"] / results["reference_fps"], 2)
+    results["ratio_fastest"] = round(results["fastest_fps"] / results["reference_fps"], 2)
+    results["settings"] = {"default": dataclasses.asdict(SpeedConfig()), "fastest": dataclasses.asdict(FASTEST),
+                           "detector": "yunet", "backend": "litert-int8", "threads": 1,
+                           "frames": "640x480, 1-3 faces (edge-bench's synthetic frames)"}
+    if args.clip:
+        print(f"counting on {args.clip} x{args.loops} ...", file=sys.stderr, flush=True)
+        results["counts"] = {name: counts_on(args.clip, args.loops, args.detector_dir, speed)
+                             for name, speed in (("default", SpeedConfig()), ("fastest", FASTEST))}
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
