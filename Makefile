@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MASKWATCH_SHARED ?= $(SHARED)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps demo test lint train evaluate export ship package install uninstall rollback deploy bench-compare soak clean
+.PHONY: help setup system-deps demo test lint train evaluate export ship package install uninstall rollback deploy bench-compare fairness soak clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -111,6 +111,9 @@ bench-compare: setup ## the usual recipe (SSD every frame + float Keras per face
 	$(PY) tools/demo_clip.py demo-out/doorway.mp4
 	$(PY) tools/bench_compare.py --run $(or $(RUN),$(OUT)) --detector-dir $(DETECTORS) \
 		--clip demo-out/doorway.mp4 --out bench-compare.json
+
+fairness: setup ## share of masked vs unmasked pictures where each face detector finds a face
+	$(PY) tools/detector_fairness.py --data $(DATA) --detector-dir $(DETECTORS)
 
 SOAK_FRAMES ?= 100000
 soak: setup ## long run on the demo clip: RSS growth, longest frame gap, counts (SOAK_FRAMES=100000)

@@ -45,7 +45,8 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    name: str = option("auto", "auto: YuNet when its file is present, else Haar tuned for masked faces",
+    name: str = option("auto", "auto: YuNet when its file is present, else Haar eye pairs (fair to masks, "
+                       "finds fewer faces)",
                        flag="--detector", choices=("auto", "haar", "ssd", "yunet"))
     model_dir: str | None = option(None, "detector files (default: $MASKWATCH_MODELS or "
                                    "~/.local/share/maskwatch/models)", flag="--detector-dir")

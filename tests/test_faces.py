@@ -90,3 +90,32 @@ def test_implausible_detector_rows_are_dropped():
         [1, 1, -4, 5, 0.9],
     ])
     np.testing.assert_array_equal(plausible(rows, 32, 60), rows[:2])
+
+
+def test_eye_pairs_become_face_boxes_and_lone_or_mismatched_eyes_do_not():
+    from edge.detectors.haar import pair_eyes
+
+    left, right = [100, 100, 20, 20], [140, 102, 22, 22]
+    faces = pair_eyes(np.array([left, right]))
+    assert faces.shape == (1, 4)
+    x, y, w, h = faces[0]
+    distance = (140 + 11) - (100 + 10)
+    assert (w, h) == (2.5 * distance, 2.5 * distance)
+    assert x < 100 and x + w > 162 and y < 100 < y + h  # both eyes inside, in the upper half
+    assert pair_eyes(np.array([left])).shape == (0, 4)
+    assert pair_eyes(np.array([left, [140, 160, 20, 20]])).shape == (0, 4)  # not level
+    assert pair_eyes(np.array([left, [300, 100, 20, 20]])).shape == (0, 4)  # too far apart
+    assert pair_eyes(np.array([left, [140, 100, 45, 45]])).shape == (0, 4)  # sizes differ too much
+
+
+def test_haar_fallback_finds_masked_faces_about_as_often_as_unmasked(mask_images):
+    """OpenCV's frontal cascade keys on nose and mouth; the eye-pair setup must not be blind to masks."""
+    from edge.detectors.haar import HaarConfig, HaarDetector
+
+    def found_share(detector, label):
+        pictures = sorted((mask_images / label).glob("*.jpg"))[::16]
+        return np.mean([len(detector.detect(read_image(p).bgr)) > 0 for p in pictures])
+
+    eyes, frontal = create_detector("haar"), HaarDetector(HaarConfig(setup="frontal"))
+    assert found_share(eyes, "with_mask") >= 0.8 * found_share(eyes, "without_mask")
+    assert found_share(frontal, "with_mask") < 0.5 * found_share(frontal, "without_mask")
