@@ -16,12 +16,12 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MASKWATCH_SHARED ?= $(SHARED)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps demo test lint train evaluate export ship package install uninstall rollback deploy bench-compare fairness soak clean
+.PHONY: help setup system-deps demo test lint train evaluate export ship package install uninstall rollback deploy bench-compare check-wheels fairness soak clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-edge.txt requirements-train.txt pyproject.toml
+$(VENV)/.installed: requirements-edge.txt requirements-onnx.txt requirements-train.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-train.txt
@@ -111,6 +111,9 @@ bench-compare: setup ## the usual recipe (SSD every frame + float Keras per face
 	$(PY) tools/demo_clip.py demo-out/doorway.mp4
 	$(PY) tools/bench_compare.py --run $(or $(RUN),$(OUT)) --detector-dir $(DETECTORS) \
 		--clip demo-out/doorway.mp4 --out bench-compare.json
+
+check-wheels: setup ## the device's requirements install from wheels on Python 3.11-3.13, x86_64 and aarch64 (PyPI)
+	bash tools/check_wheels.sh $(VENV)/bin/pip
 
 fairness: setup ## share of masked vs unmasked pictures where each face detector finds a face
 	$(PY) tools/detector_fairness.py --data $(DATA) --detector-dir $(DETECTORS)

@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # Install, update, roll back or remove edge-run as a systemd service (run as root on the device).
 #
-#   sudo systemd/install.sh [--bundle MODEL.tar.gz] [--detectors DIR]   install or update, then (re)start
+#   sudo systemd/install.sh [--bundle MODEL.tar.gz] [--detectors DIR] [--onnx]   install or update, then (re)start
 #   sudo systemd/install.sh --rollback                                  back to the previous model bundle
 #   sudo systemd/install.sh --uninstall [--purge]                       remove; --purge also deletes counts and config
 #
 # --root DIR installs into DIR instead of / (for tests and image builds: nothing is started
-# there). --no-start installs without enabling or starting the service.
+# there). --no-start installs without enabling or starting the service. --onnx adds onnxruntime
+# (--backend onnx); on a Jetson install NVIDIA's onnxruntime-gpu into the venv instead.
 set -euo pipefail
 
-usage() { sed -n '2,9s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,10s/^# \{0,1\}//p' "$0"; }
 die() { echo "install.sh: error: $*" >&2; exit 1; }
 say() { echo "install.sh: $*"; }
 
 SOURCE=$(cd "$(dirname "$0")/.." && pwd)
-ROOT=/ BUNDLE= DETECTORS= ACTION=install PURGE=0 START=1
+ROOT=/ BUNDLE= DETECTORS= ACTION=install PURGE=0 START=1 ONNX=0
 PYTHON=${PYTHON:-python3}
 ARGS=("$@")
 while [ $# -gt 0 ]; do
@@ -26,6 +27,7 @@ while [ $# -gt 0 ]; do
     --uninstall) ACTION=uninstall ;;
     --purge) PURGE=1 ;;
     --no-start) START=0 ;;
+    --onnx) ONNX=1 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option $1" ;;
   esac
@@ -102,7 +104,9 @@ do_install() {
   # --system-site-packages: apt's python3-picamera2 (and libcamera) must be importable.
   [ -x "$ROOT$PREFIX/venv/bin/python" ] || "$PYTHON" -m venv --system-site-packages "$ROOT$PREFIX/venv"
   say "installing the runtime (pip; progress below)"
-  "$ROOT$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check -q -r "$SOURCE/requirements-edge.txt"
+  local requirements=(-r "$SOURCE/requirements-edge.txt")
+  if [ "$ONNX" = 1 ]; then requirements+=(-r "$SOURCE/requirements-onnx.txt"); fi
+  "$ROOT$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check -q "${requirements[@]}"
   "$ROOT$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check -q --no-deps --force-reinstall "$SOURCE"
   install -m 0644 "$SOURCE/README.md" "$ROOT$PREFIX/README.md"
 
