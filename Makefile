@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MASKWATCH_SHARED ?= $(SHARED)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps demo test lint train evaluate export ship package install uninstall rollback deploy bench-compare check-wheels fairness soak clean
+.PHONY: help setup system-deps demo test lint train evaluate export ship package install uninstall rollback deploy bench-compare sweep check-wheels fairness soak clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -111,6 +111,14 @@ bench-compare: setup ## the usual recipe (SSD every frame + float Keras per face
 	$(PY) tools/demo_clip.py demo-out/doorway.mp4
 	$(PY) tools/bench_compare.py --run $(or $(RUN),$(OUT)) --detector-dir $(DETECTORS) \
 		--clip demo-out/doorway.mp4 --out bench-compare.json
+
+SWEEP_SIZES ?= 96 128 160 224
+sweep: setup ## train + export each input size in SWEEP_SIZES (gates off), then accuracy, recall, ms per face
+	for s in $(SWEEP_SIZES); do \
+		[ -f runs/m$$s/model.keras ] || $(MAKE) train SIZE=$$s || exit 1; \
+		[ -f exports/m$$s/manifest.json ] || $(MAKE) export SIZE=$$s ARGS="--max-drop 100 --min-agreement 0" || exit 1; \
+	done
+	$(PY) tools/size_sweep.py $(foreach s,$(SWEEP_SIZES),runs/m$(s)) --json runs/sweep.json
 
 check-wheels: setup ## the device's requirements install from wheels on Python 3.11-3.13, x86_64 and aarch64 (PyPI)
 	bash tools/check_wheels.sh $(VENV)/bin/pip
