@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MASKWATCH_SHARED ?= $(SHARED)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps demo test lint train evaluate export ship package install uninstall rollback deploy bench-compare sweep check-wheels fairness soak clean
+.PHONY: help setup system-deps demo test lint train evaluate export ship package install uninstall rollback deploy bench bench-compare sweep check-wheels fairness soak clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -105,6 +105,16 @@ deploy: ## package EXPORT here and install it on HOST=user@host over ssh (REMOTE
 	$(if $(BUNDLE),rsync -az -e "$(SSH)" $(BUNDLE) $(HOST):$(REMOTE_DIR)/)
 	$(SSH) $(HOST) "$(SUDO) bash $(REMOTE_DIR)/systemd/install.sh \
 		$(if $(BUNDLE),--bundle $(REMOTE_DIR)/$(notdir $(BUNDLE))) $(REMOTE_ARGS)"
+
+bench: setup ## edge-bench on EXPORT (all four artifacts): backends, edge-run's defaults, the fast path; Pi projection
+	@# every face classified in every frame, to compare the backends
+	$(VENV)/bin/edge-bench --model $(EXPORT) --detector haar yunet --detector-dir $(DETECTORS) \
+		--backend litert-int8 litert-fp32 onnx-int8 onnx-fp32 --faces 0 1 3 --settled none --json runs/bench.json
+	$(VENV)/bin/edge-bench --model $(EXPORT) --detector haar yunet --detector-dir $(DETECTORS) --faces 0 1 3 \
+		--json runs/bench-default.json
+	$(VENV)/bin/edge-bench --model $(EXPORT) --detector haar yunet --detector-dir $(DETECTORS) --faces 0 1 3 \
+		--detect-every 3 --motion-gate --json runs/bench-fast.json
+	$(PY) tools/pi_projection.py runs/bench.json runs/bench-default.json runs/bench-fast.json --detector-dir $(DETECTORS)
 
 bench-compare: setup ## the usual recipe (SSD every frame + float Keras per face) vs edge-run → bench-compare.json
 	mkdir -p demo-out

@@ -113,9 +113,10 @@ def test_haar_fallback_finds_masked_faces_about_as_often_as_unmasked(mask_images
     from edge.detectors.haar import HaarConfig, HaarDetector
 
     def found_share(detector, label):
-        pictures = sorted((mask_images / label).glob("*.jpg"))[::16]
+        pictures = sorted((mask_images / label).glob("*.jpg"))[::8]
         return np.mean([len(detector.detect(read_image(p).bgr)) > 0 for p in pictures])
 
     eyes, frontal = create_detector("haar"), HaarDetector(HaarConfig(setup="frontal"))
-    assert found_share(eyes, "with_mask") >= 0.8 * found_share(eyes, "without_mask")
+    # 0.81-0.84 measured over samples of 500 and 1000 pictures; the frontal cascade 0.36-0.49
+    assert found_share(eyes, "with_mask") >= 0.75 * found_share(eyes, "without_mask")
     assert found_share(frontal, "with_mask") < 0.5 * found_share(frontal, "without_mask")

@@ -64,7 +64,8 @@ def _optional_float(text: str) -> float | None:
 
 
 def synthetic_frames(faces: int, count: int):
-    """640x480 frames with ``faces`` copies of the bundled face, drifting a little per frame."""
+    """640x480 frames with ``faces`` copies of the bundled 200x200 portrait (the face about 130 px
+    wide, as a camera beside a door sees it), drifting a little per frame."""
     import cv2
 
     face = cv2.imread(str(FACE))
@@ -73,7 +74,7 @@ def synthetic_frames(faces: int, count: int):
     for i in range(count):
         frame = background.copy()
         for k in range(faces):
-            x, y = 30 + 205 * k + (i % 20), 160 + (i % 10)
+            x, y = (220, 15, 425)[k] + (i % 10), 140 + (i % 10)  # the first in the middle
             frame[y:y + face.shape[0], x:x + face.shape[1]] = face
         yield frame
 

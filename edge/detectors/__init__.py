@@ -30,7 +30,7 @@ def create_detector(
             name = "yunet"
         else:
             log.warning(
-                "no YuNet model in %s: using Haar eye pairs, which find fewer faces (about 4 in 10 "
+                "no YuNet model in %s: using Haar eye pairs, which find fewer faces (about half, "
                 "against 9 in 10); `edge-models fetch` gets YuNet", model_dir,
             )
             name = "haar"
