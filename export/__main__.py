@@ -7,10 +7,10 @@ float model fail the export, and OUT is then left untouched.
 
 import argparse
 import dataclasses
+import functools
 import platform
 import shutil
 import sys
-import time
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -19,6 +19,7 @@ import numpy as np
 
 from edge import manifest as manifests
 from edge.cli import run_main
+from edge.cli.bench import median_ms
 from edge.metrics import predict_labels, summarize
 from train.runs import read_run, run_crops
 
@@ -65,18 +66,6 @@ def versions() -> dict:
         except metadata.PackageNotFoundError:
             continue
     return found
-
-
-def latency_ms(classifier, crop: np.ndarray, runs: int = 100) -> float:
-    """Median ms per crop, one at a time, after warm-up."""
-    for _ in range(10):
-        classifier.classify(crop[None])
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        classifier.classify(crop[None])
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1000)
 
 
 def classify_all(classifier, crops: np.ndarray, batch: int = 64) -> np.ndarray:
@@ -157,7 +146,8 @@ def export(args) -> Path:
             probabilities = classify_all(classifier, test_x)
             metrics = _short(summarize(test_y, probabilities, labels, violation, threshold))
             agreement = float(np.mean(predict_labels(probabilities, violation_index, threshold) == float_labels))
-            metrics.update(agreement_with_float=agreement, ms_per_crop=latency_ms(classifier, test_x[0]))
+            one_crop = functools.partial(classifier.classify, test_x[:1])
+            metrics.update(agreement_with_float=agreement, ms_per_crop=median_ms(one_crop))
             verified.append(dataclasses.replace(artifact, metrics=metrics))
             drop = (float_metrics["accuracy"] - metrics["accuracy"]) * 100
             if artifact.precision == "int8" and (drop > args.max_drop or agreement < args.min_agreement):

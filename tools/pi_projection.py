@@ -15,12 +15,12 @@ usually gains more than on this x86 CPU without VNNI, so the classifier is likel
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge.cli.bench import median_ms
 from edge.detectors.yunet import find_model
 
 PI4_MS = {640: float(np.mean([213.2, 212.6, 229.8])), 320: float(np.mean([58.7, 54.4, 54.4]))}
@@ -31,14 +31,7 @@ def yunet_ms_here(model: Path, side: int, calls: int = 50) -> float:
     cv2.setNumThreads(1)
     detector = cv2.FaceDetectorYN.create(str(model), "", (side, side), 0.6, 0.3, 5000)
     picture = cv2.resize(cv2.imread(str(Path(__file__).resolve().parents[1] / "edge/assets/face.jpg")), (side, side))
-    for _ in range(5):
-        detector.detect(picture)
-    times = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        detector.detect(picture)
-        times.append(time.perf_counter() - started)
-    return float(np.median(times) * 1000)
+    return median_ms(lambda: detector.detect(picture), calls, warmup=5)
 
 
 def main(argv=None) -> int:

@@ -10,26 +10,19 @@ on one face after 30 untimed ones, nothing else running.
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from edge import manifest as manifests
 from edge.classifiers import load_classifier
+from edge.cli.bench import median_ms
 
 
 def ms_per_face(bundle: Path, backend: str = "litert-int8", calls: int = 300) -> float:
     classifier = load_classifier(bundle, backend, threads=1)
     face = np.random.default_rng(0).integers(0, 256, (1, classifier.size, classifier.size, 3), dtype=np.uint8)
-    for _ in range(30):
-        classifier.classify(face)
-    times = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        classifier.classify(face)
-        times.append(time.perf_counter() - started)
-    return float(np.median(times) * 1000)
+    return median_ms(lambda: classifier.classify(face), calls, warmup=30)
 
 
 def row(run: Path, exports: Path) -> dict:

@@ -107,6 +107,18 @@ class Laps:
         self.last = now
 
 
+def median_ms(call, calls: int = 100, warmup: int = 10) -> float:
+    """Median milliseconds of ``call()`` over ``calls`` runs, after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return float(np.median(times) * 1000)
+
+
 def stats(ms: list[float]) -> dict:
     a = np.asarray(ms)
     return {"p50_ms": float(np.percentile(a, 50)), "p90_ms": float(np.percentile(a, 90)),
