@@ -85,11 +85,13 @@ class Pipeline:
         boxes = faces[:, :4]
         assigned = self.tracker.match(boxes)
         probabilities = np.zeros((len(boxes), len(self.labels)))
-        fresh = [i for i, track in enumerate(assigned) if not self._is_settled(track)]
+        fresh = []
         for i, track in enumerate(assigned):
-            if i not in fresh:
+            if self._is_settled(track):
                 # The track's own mean: adding it leaves the mean, and so the decided label, as it is.
                 probabilities[i] = track.mean_probabilities
+            else:
+                fresh.append(i)
         crops = [crop_face(image, boxes[i], self.rule, self.classifier.size) for i in fresh]
         lap("crop")
         if crops:

@@ -21,7 +21,7 @@ from edge import manifest as manifests
 from edge.cli import run_main
 from edge.cli.bench import median_ms
 from edge.metrics import predict_labels, summarize
-from train.runs import read_run, run_crops
+from train.runs import add_run_data_options, read_run, run_crops
 
 
 class ExportError(ValueError):
@@ -211,9 +211,7 @@ def main(argv=None) -> int:
                    help="most accuracy points an int8 artifact may lose against float")
     p.add_argument("--min-agreement", type=float, default=0.99,
                    help="least share of test crops where int8 and float give the same label")
-    p.add_argument("--data", type=Path, default=None, help="the training set, if it moved")
-    p.add_argument("--detector-dir", default=None, help="detector files, if they moved")
-    p.add_argument("--cache", default=".cache/faces", help="face-crop cache ('' for none)")
+    add_run_data_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from edge import manifest as manifests
+from edge.cli import run_main
 from edge.paths import DEFAULT_MODEL
 
 SHIPPED = ("litert-int8", "onnx-int8", "onnx-fp32")
@@ -36,9 +37,9 @@ def ship(bundle: Path, destination: Path = DEFAULT_MODEL) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m export.ship", description=__doc__)
     p.add_argument("bundle", type=Path, help="an export folder (python -m export --out)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
     args = p.parse_args(argv)
-    ship(args.bundle)
-    return 0
+    return run_main("python -m export.ship", lambda a: ship(a.bundle), args)
 
 
 if __name__ == "__main__":

@@ -66,9 +66,20 @@ install_bundle() {
   name=$(basename "$bundle")
   [[ $name == *.tar.gz || $name == *.tgz ]] || die "$bundle is not a bundle from make package (*.tar.gz)"
   # A bundle that the runtime refuses never becomes the current one.
-  "$ROOT$PREFIX/venv/bin/python" -c \
-    'import sys; from edge.classifiers import load_classifier; load_classifier(sys.argv[1])' "$bundle" \
-    || die "the model bundle $bundle was refused (see above); the current model is unchanged"
+  local refused
+  if ! refused=$("$ROOT$PREFIX/venv/bin/python" - "$bundle" 2> /dev/null << 'PY'
+import sys
+from edge.classifiers import load_classifier
+from edge.errors import EdgeError
+try:
+    load_classifier(sys.argv[1])
+except (EdgeError, OSError, ValueError) as exc:
+    print(exc)
+    sys.exit(1)
+PY
+  ); then
+    die "model bundle $bundle refused (${refused:-the runtime could not load it}); the current model is unchanged"
+  fi
   install -m 0644 "$bundle" "$ROOT$MODELS/$name.new"
   mv "$ROOT$MODELS/$name.new" "$ROOT$MODELS/$name"
   local current

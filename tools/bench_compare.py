@@ -23,12 +23,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.classifiers import load_classifier
+from edge import config as configs
 from edge.cli.bench import synthetic_frames
-from edge.config import RunConfig, SpeedConfig
+from edge.cli.run import load_models
+from edge.config import SpeedConfig
 from edge.counts import CountStore
-from edge.detectors import create_detector
-from edge.paths import DEFAULT_MODEL
 from edge.pipeline import Pipeline
 
 FASTEST = SpeedConfig(detect_every=3, motion_gate=True, settled=0.9)
@@ -84,11 +83,11 @@ def timed(process, frames, warmup: int = 10) -> float:
 
 
 def edge_pipeline(detector_dir: Path, speed: SpeedConfig, store=None) -> Pipeline:
-    defaults = RunConfig()
-    detector = create_detector(defaults.detector.name, detector_dir, defaults.detector.max_side)
-    classifier = load_classifier(DEFAULT_MODEL, defaults.model.backend, defaults.model.threads)
+    """edge-run's pipeline with its default settings but ``speed``, built by edge-run's own loader."""
+    config = configs.from_dict({"detector": {"model_dir": str(detector_dir)}})
+    classifier, detector = load_models(config)
     return Pipeline(detector, classifier, store or CountStore(":memory:"),
-                    **dataclasses.asdict(defaults.tracker), **dataclasses.asdict(speed))
+                    **dataclasses.asdict(config.tracker), **dataclasses.asdict(speed))
 
 
 def counts_on(clip: Path, loops: int, detector_dir: Path, speed: SpeedConfig) -> dict:

@@ -19,7 +19,7 @@ import numpy as np
 from edge.classifiers import load_classifier
 from edge.cli import run_main
 from edge.metrics import predict_labels, summarize
-from train.runs import read_run, run_crops
+from train.runs import add_run_data_options, read_run, run_crops
 
 # Where the mouth and chin sit in a crop: the face box fills the middle 1/1.4 of it (20%
 # margin per side) and the mouth lies about three quarters of the way down the face.
@@ -222,9 +222,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", type=Path, required=True, help="the run's exported bundle (folder, manifest, tarball)")
     p.add_argument("--backend", default="litert-int8")
     p.add_argument("--out", type=Path, default=None, help="folder for the results (default: RUN/robustness)")
-    p.add_argument("--data", type=Path, default=None, help="the training set, if it moved")
-    p.add_argument("--detector-dir", default=None, help="detector files, if they moved")
-    p.add_argument("--cache", default=".cache/faces", help="face-crop cache ('' for none)")
+    add_run_data_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)

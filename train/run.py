@@ -20,6 +20,7 @@ from .faces import PrepConfig, prepare, save_examples
 from .fit import FitConfig, fit
 from .model import BACKBONE_NAME, build_model
 from .report import evaluate_split, metrics_table, write_json
+from .runs import RunError
 from .split import SPLITS, group_near_duplicates, stratified_group_split
 
 THRESHOLD_RULE_DOC = (
@@ -28,10 +29,6 @@ THRESHOLD_RULE_DOC = (
     "ties, as a missed violation costs more); if none reaches the floor, the highest balanced "
     "accuracy overall. The threshold is then placed midway to the next lower validation score."
 )
-
-
-class RunError(ValueError):
-    """The run cannot go ahead as asked."""
 
 
 def prepare_output(out: Path, force: bool) -> None:

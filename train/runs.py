@@ -10,7 +10,14 @@ REQUIRED = ("model.keras", "labels.json", "config.json", "split.csv")
 
 
 class RunError(ValueError):
-    """The run folder is missing, incomplete, or its images cannot be found."""
+    """A training run cannot go ahead as asked, or a finished run folder cannot be read back."""
+
+
+def add_run_data_options(parser) -> None:
+    """Where a run's pictures, detector files and face-crop cache are, when they moved since training."""
+    parser.add_argument("--data", type=Path, default=None, help="the training set, if it moved")
+    parser.add_argument("--detector-dir", default=None, help="detector files, if they moved")
+    parser.add_argument("--cache", default=".cache/faces", help="face-crop cache ('' for none)")
 
 
 def read_run(run: Path) -> tuple[dict, dict, list[dict]]:

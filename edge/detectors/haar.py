@@ -24,7 +24,7 @@ EYE = "haarcascade_eye.xml"
 @dataclass(frozen=True)
 class HaarConfig:
     setup: str = "eyes"  # "eyes": mask-fair; "frontal": OpenCV's face cascade, for comparison
-    min_face: int = 40  # px on the downscaled frame
+    min_face: int = 40  # px on the downscaled frame, for the frontal cascade
 
 
 def pair_eyes(eyes: np.ndarray) -> np.ndarray:
@@ -80,8 +80,8 @@ class HaarDetector(FaceDetector):
             side = self.config.min_face
             boxes = np.asarray(self._cascade.detectMultiScale(gray, 1.1, 5, minSize=(side, side)), np.float64)
         else:
-            side = max(self.config.min_face // 4, 8)  # an eye is about a quarter of the face's width
-            eyes = self._cascade.detectMultiScale(gray, 1.1, 3, minSize=(side, side))
+            # The eye cascade's own 20-px window is the smallest eye it finds (faces of about 100 px).
+            eyes = self._cascade.detectMultiScale(gray, 1.1, 3)
             boxes = pair_eyes(eyes)
             if len(boxes):
                 # Several eye pairs (eyebrows, glasses) land on one face: merge them into one box.
