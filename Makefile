@@ -114,7 +114,10 @@ bench: setup ## edge-bench on EXPORT (all four artifacts): backends, edge-run's 
 		--json runs/bench-default.json
 	$(VENV)/bin/edge-bench --model $(EXPORT) --detector haar yunet --detector-dir $(DETECTORS) --faces 0 1 3 \
 		--detect-every 3 --motion-gate --json runs/bench-fast.json
-	$(PY) tools/pi_projection.py runs/bench.json runs/bench-default.json runs/bench-fast.json --detector-dir $(DETECTORS)
+	$(VENV)/bin/edge-bench --model $(EXPORT) --detector haar yunet --detector-dir $(DETECTORS) --faces 0 1 3 \
+		--detect-every 1 3 --motion-gate --motion-regions --json runs/bench-regions.json
+	$(PY) tools/pi_projection.py runs/bench.json runs/bench-default.json runs/bench-fast.json runs/bench-regions.json \
+		--detector-dir $(DETECTORS)
 
 bench-compare: setup ## the usual recipe (SSD every frame + float Keras per face) vs edge-run → bench-compare.json
 	mkdir -p demo-out

@@ -73,6 +73,9 @@ class SpeedConfig:
                                "since the detector last looked (an idle doorway)")
     motion_threshold: float = option(0.003, "share of pixels that must change to open the motion gate",
                                      minimum=0.0)
+    motion_regions: bool = option(False, "search only the parts of the frame that changed since the "
+                                  "detector last looked, and around tracked faces (every "
+                                  "10th detection still searches the whole frame)")
     settled: float | None = option(0.9, "stop classifying a counted person once the mean probability of "
                                    "their label reaches this (counts never change after counting); "
                                    "unset: classify every face in every frame", minimum=0.5)

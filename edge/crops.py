@@ -85,6 +85,41 @@ def downscale_for_detection(frame: np.ndarray, max_side: int) -> tuple[np.ndarra
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA), factor
 
 
+def search_regions(boxes, width: int, height: int, pad: float, min_side: int) -> np.ndarray:
+    """Regions ``(x0, y0, x1, y1)`` covering every box grown by ``pad`` (a fraction of its size)
+    and to at least ``min_side`` px, clipped to the frame, overlapping ones merged into one.
+
+    The detector searches these instead of the whole frame; merging keeps a face that spans
+    two grown boxes inside one region.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    centre = boxes[:, :2] + boxes[:, 2:] / 2
+    half = np.maximum(boxes[:, 2:] * (0.5 + pad), min_side / 2)
+    regions = [list(r) for r in np.hstack([centre - half, centre + half])]
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(regions)):
+            for j in range(i + 1, len(regions)):
+                a, b = regions[i], regions[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    regions[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    del regions[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    out = np.asarray(regions, dtype=np.float64).reshape(-1, 4)
+    out = np.rint(np.clip(out, 0, [width, height, width, height])).astype(int)
+    return out[(out[:, 2] > out[:, 0]) & (out[:, 3] > out[:, 1])]
+
+
+def regions_area(regions: np.ndarray) -> float:
+    """Pixels covered by regions ``(x0, y0, x1, y1)`` that do not overlap."""
+    regions = np.asarray(regions, dtype=np.float64).reshape(-1, 4)
+    return float(np.sum((regions[:, 2] - regions[:, 0]) * (regions[:, 3] - regions[:, 1])))
+
+
 def whole_image(bgr: np.ndarray, size: int) -> np.ndarray:
     """The whole picture as a square crop, centred, padded rather than stretched."""
     height, width = bgr.shape[:2]

@@ -2,18 +2,25 @@
 
 The fast path (``SpeedConfig``) leaves out work that cannot change a count: detection on
 every k-th frame only, with faces kept at their tracked boxes in between; no detection at
-all while nobody is tracked and nothing has moved; no classification of a person who is
-already counted and whose label has settled.
+all while nobody is tracked and nothing has moved; a search of only the changed parts of the
+frame and the tracked faces; no classification of a person who is already counted and whose
+label has settled.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from .crops import CropRule, crop_face
+from .crops import CropRule, crop_face, regions_area, search_regions
 from .metrics import predict_labels
-from .motion import MotionGate
+from .motion import MotionGate, changed_boxes, thumbnail
 from .tracker import Track, Tracker
+
+# Someone the detector missed and who has not moved since is searched for again at least this often.
+FULL_FRAME_EVERY = 10  # detections
+REGION_PAD = 0.25  # of a box's size on each side: faces move between detections
+REGION_MIN_SIDE = 0.25  # of the frame's longer side: a changed patch may be only part of a face
+MOSTLY = 0.5  # regions covering more of the frame than this: one whole-frame search costs less
 
 
 @dataclass
@@ -40,8 +47,8 @@ class FrameResult:
 
 class Pipeline:
     def __init__(self, detector, classifier, store, on_count=None, detect_every: int = 1,
-                 motion_gate: bool = False, motion_threshold: float = 0.003, settled: float | None = None,
-                 **tracking):
+                 motion_gate: bool = False, motion_threshold: float = 0.003, motion_regions: bool = False,
+                 settled: float | None = None, **tracking):
         """``tracking``: Tracker settings (min_hits, max_misses, min_iou); its labels come from the manifest.
         The other keywords are SpeedConfig's (the fast path); their defaults switch it off."""
         manifest = classifier.manifest
@@ -52,16 +59,28 @@ class Pipeline:
         self.tracker = Tracker(self.violation_index, self.threshold, **tracking)
         self.on_count = on_count
         self.detect_every, self.settled = detect_every, settled
-        self.gate = MotionGate(motion_threshold) if motion_gate else None
+        self.motion_gate, self.motion_regions = motion_gate, motion_regions
+        self.motion = MotionGate(motion_threshold) if motion_gate or motion_regions else None
         self.frames = 0
         self.detections = 0  # frames the detector ran on (edge-bench reports the share)
+        self.searched = 0.0  # share of frame area searched, summed over those frames
 
-    def _should_detect(self, image: np.ndarray) -> bool:
-        due = self.frames % self.detect_every == 0
-        if due and self.gate is not None and not self.tracker.tracks:
-            # Nobody tracked, not even someone just missed: an unchanged frame holds nobody new.
-            return self.gate.moved(image)
-        return due
+    def _should_detect(self, small: np.ndarray | None) -> bool:
+        # Nobody tracked, not even someone just missed: an unchanged frame holds nobody new.
+        return not self.motion_gate or bool(self.tracker.tracks) or self.motion.moved(small)
+
+    def _search_regions(self, image: np.ndarray, small: np.ndarray | None) -> np.ndarray | None:
+        """The parts of the frame to search for faces; None: all of it."""
+        if not self.motion_regions or self.detections % FULL_FRAME_EVERY == 0:
+            return None
+        changed = self.motion.changes(small)
+        if changed is None:
+            return None
+        height, width = image.shape[:2]
+        tracked = np.array([t.box for t in self.tracker.tracks]).reshape(-1, 4)
+        regions = search_regions(np.vstack([changed_boxes(changed, width, height), tracked]), width, height,
+                                 REGION_PAD, REGION_MIN_SIDE * max(width, height))
+        return None if regions_area(regions) > MOSTLY * width * height else regions
 
     def _is_settled(self, track: Track | None) -> bool:
         return (self.settled is not None and track is not None and track.counted
@@ -72,15 +91,19 @@ class Pipeline:
         lap = lap or (lambda stage: None)
         if independent:
             self.tracker.reset()
-        detect = independent or self._should_detect(image)
+        due = independent or self.frames % self.detect_every == 0
+        small = thumbnail(image) if due and self.motion is not None else None
+        detect = independent or (due and self._should_detect(small))
         self.frames += 1
         if not detect:
             lap("detect")
             return self._tracked_only()
+        regions = None if independent else self._search_regions(image, small)
         self.detections += 1
-        if self.gate is not None:
-            self.gate.looked_at(image)
-        faces = self.detector.detect(image)
+        if self.motion is not None:
+            self.motion.looked_at(small)
+        faces = self.detector.detect(image, regions)
+        self.searched += 1.0 if regions is None else regions_area(regions) / (image.shape[0] * image.shape[1])
         lap("detect")
         boxes = faces[:, :4]
         assigned = self.tracker.match(boxes)

@@ -1,7 +1,17 @@
 import numpy as np
 import pytest
 
-from edge.crops import CropRule, crop_face, downscale_for_detection, expand_box, iou_matrix, scale_boxes
+from edge.crops import (
+    CropRule,
+    crop_face,
+    downscale_for_detection,
+    expand_box,
+    iou_matrix,
+    regions_area,
+    scale_boxes,
+    search_regions,
+)
+from edge.motion import changed_boxes
 
 
 def test_expand_box_adds_margin_and_squares_around_the_centre():
@@ -46,3 +56,28 @@ def test_downscale_then_scale_back_round_trips_boxes():
     np.testing.assert_allclose(scale_boxes([[10, 20, 30, 40]], factor), [[20, 40, 60, 80]])
     same, one = downscale_for_detection(frame, 1000)
     assert same is frame and one == 1.0
+
+
+def test_search_regions_grow_boxes_clip_to_the_frame_and_merge_overlaps():
+    regions = search_regions([(100, 100, 40, 40), (130, 110, 40, 40), (500, 10, 10, 10)], 640, 480,
+                             pad=0.5, min_side=60)
+    # the first two grow to 80x80 around (120, 120) and (150, 130), overlap, and become one;
+    # the third grows to the 60-px floor around (505, 15) and is clipped at the top
+    assert sorted(map(tuple, regions)) == [(80, 80, 190, 170), (475, 0, 535, 45)]
+    assert regions_area(regions) == 110 * 90 + 60 * 45
+    assert search_regions(np.zeros((0, 4)), 640, 480, 0.5, 60).shape == (0, 4)
+
+
+def test_search_regions_merge_a_chain_that_only_overlaps_after_merging():
+    # the second box overlaps neither the first nor the third, only the region the two make
+    regions = search_regions([(0, 0, 10, 10), (12, 0, 8, 6), (8, 8, 12, 12)], 100, 100, pad=0.0, min_side=0)
+    assert regions.tolist() == [[0, 0, 20, 20]]
+
+
+def test_changed_boxes_outline_each_moving_patch_in_frame_pixels():
+    changed = np.zeros((60, 80), bool)
+    changed[10, 10:20] = changed[20, 10:20] = True  # two edges of one face, a gap of 9 cells between
+    changed[50:52, 70:72] = True
+    boxes = sorted(map(tuple, changed_boxes(changed, 640, 480).astype(int)))
+    # cells are 8x8 px; dilation grows each patch by a cell, which does not bridge the 9-cell gap
+    assert boxes == [(72, 72, 96, 24), (72, 152, 96, 24), (552, 392, 32, 32)]

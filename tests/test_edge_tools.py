@@ -116,7 +116,7 @@ def test_edge_bench_reports_every_stage_and_flags_regressions(tmp_path, bundle, 
     assert edge_bench(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
                        "--backend", "onnx-int8", "--faces", "2", "--frames", "3", "--warmup", "1",
                        "--compare", str(tmp_path / "old.json")]) == 1
-    assert "regression: yunet/onnx-int8/1/2/1/False" in capsys.readouterr().err
+    assert "regression: yunet/onnx-int8/1/2/1/False/False" in capsys.readouterr().err
 
 
 def test_edge_bench_measures_the_fast_path(tmp_path, bundle, face_models):
@@ -131,3 +131,17 @@ def test_edge_bench_measures_the_fast_path(tmp_path, bundle, face_models):
     assert runs[0, 1]["detected_share"] == 0  # an empty, unchanging frame: the motion gate stays shut
     assert runs[1, 3]["faces_found_per_frame"] == 1  # skipped frames still report the tracked face
     assert runs[1, 1]["motion_gate"] is True and runs[1, 1]["settled"] == 0.9
+
+
+def test_edge_bench_reports_the_share_of_the_frame_motion_regions_search(tmp_path, bundle, face_models):
+    from edge.cli.bench import main as edge_bench
+
+    out = tmp_path / "bench.json"
+    assert edge_bench(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
+                       "--faces", "1", "--motion-regions", "--frames", "30", "--warmup", "3",
+                       "--json", str(out)]) == 0
+    (run,) = json.loads(out.read_text())["runs"]
+    assert run["motion_regions"] is True and run["detected_share"] == 1
+    # 3 of the 30 frames search the whole frame (every 10th detection), the rest around one face
+    assert 0.1 < run["searched_share"] < 0.5
+    assert run["faces_found_per_frame"] == 1

@@ -107,3 +107,18 @@ def test_settled_people_are_not_classified_again(detector, classifier, face, tmp
     for frame in frames:
         every.process(frame)
     assert every.classifier.faces == 40
+
+
+@pytest.mark.parametrize("name", ["yunet", "haar"])
+def test_motion_regions_count_the_same_people_searching_a_fraction_of_the_frame(name, classifier, face, face_models,
+                                                                                tmp_path):
+    detector = create_detector(name, face_models)
+    totals, searched = {}, {}
+    for label, speed in (("whole", {}), ("regions", {"motion_regions": True})):
+        pipe, store = pipeline(detector, classifier, tmp_path, **speed)
+        for frame in people_walking(face, 3, 60):
+            pipe.process(frame)
+        store.flush(force=True)
+        totals[label], searched[label] = store.totals(), pipe.searched / pipe.detections
+    assert totals["regions"] == totals["whole"] == {"without_mask": 3}
+    assert searched["whole"] == 1.0 and searched["regions"] < 0.4

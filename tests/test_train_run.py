@@ -100,3 +100,37 @@ def test_existing_run_folder_and_missing_data_are_one_line_errors(run_dir, tmp_p
     assert train_main(["--data", str(data), "--out", str(run_dir)]) == 2
     err = capsys.readouterr().err
     assert "already exists" in err and "--force" in err and err.count("\n") == 1
+
+
+def test_narrow_net_inherits_the_first_channels_of_the_imagenet_weights(backbone_weights):
+    import keras
+
+    from train.model import backbone_of, build_model
+
+    narrow = backbone_of(build_model(2, 96, str(backbone_weights), alpha=0.35))
+    wide = keras.applications.MobileNetV2(input_shape=(96, 96, 3), include_top=False, weights=str(backbone_weights))
+    assert narrow.get_layer("Conv1").get_weights()[0].shape == (3, 3, 3, 16)  # 32 filters at alpha 1.0
+    for name in ("Conv1", "block_5_depthwise", "block_16_project", "Conv_1_bn"):
+        for own, inherited in zip(narrow.get_layer(name).get_weights(), wide.get_layer(name).get_weights(),
+                                  strict=True):
+            np.testing.assert_array_equal(own, inherited[tuple(slice(0, n) for n in own.shape)])
+
+
+def test_a_narrow_net_distilled_from_a_run_trains_whole_and_says_so(run_dir, small_dataset, backbone_weights,
+                                                                    face_models, tmp_path):
+    out = tmp_path / "narrow"
+    assert train_main([
+        "--data", str(small_dataset), "--out", str(out), "--size", "96", "--alpha", "0.35",
+        "--teacher", str(run_dir), "--weights", str(backbone_weights), "--detector", "yunet",
+        "--detector-dir", str(face_models), "--cache", "", "--whole-epochs", "2", "--batch-size", "16",
+    ]) == 0
+    assert json.loads((out / "labels.json").read_text())["backbone"] == "mobilenetv2_0.35"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["history"]["val_loss"]) == 2 and len(metrics["history"]["val_accuracy"]) == 2
+    assert f"MobileNetV2 0.35 at 96 px, distilled from {run_dir}" in (out / "report.md").read_text()
+
+
+def test_a_teacher_that_is_no_run_is_a_one_line_error(small_dataset, tmp_path, capsys):
+    assert train_main(["--data", str(small_dataset), "--out", str(tmp_path / "x"), "--alpha", "0.5",
+                       "--teacher", str(tmp_path)]) == 2
+    assert "has no model.keras" in capsys.readouterr().err

@@ -7,10 +7,11 @@ on every frame, then a float Keras MobileNetV2 at 224 px called once per face th
 TensorFlow, built here from the same trained weights as the shipped model (MobileNetV2 is
 fully convolutional, so the weights load at 224). Both ways the copies call it are timed,
 ``model.predict(x)`` and ``model(x, training=False)``, and the faster one is the reference,
-so the ratios are the least favourable to edge-run. Against it: edge-run's default settings and its fastest ones
-(YuNet, detection every 3rd frame with tracking between, motion gate, settled tracks not
-re-classified). With ``--clip`` the counts of default and fastest on the looped clip are
-compared as well: the fast path must not change them. Needs the workstation venv (TensorFlow).
+so the ratios are the least favourable to edge-run. Against it: edge-run's default settings
+and its fastest ones (YuNet, detection every 3rd frame with tracking between, motion gate, a
+search of only the changed parts of the frame, settled tracks not re-classified). With
+``--clip`` the counts of default and fastest on the looped clip are compared as well: the
+fast path must not change them. Needs the workstation venv (TensorFlow).
 """
 
 import argparse
@@ -30,7 +31,7 @@ from edge.config import SpeedConfig
 from edge.counts import CountStore
 from edge.pipeline import Pipeline
 
-FASTEST = SpeedConfig(detect_every=3, motion_gate=True, settled=0.9)
+FASTEST = SpeedConfig(detect_every=3, motion_gate=True, motion_regions=True, settled=0.9)
 
 
 def frames_with_faces(per_count: int) -> list[np.ndarray]:

@@ -47,12 +47,14 @@ def main(argv=None) -> int:
     ratio = float(np.mean(list(ratios.values())))
     print(f"projection ratio (mean): Pi 4 = {ratio:.1f}x the time here; Pi 5 = Pi 4 / "
           f"{PI5_SPEEDUP[0]:.0f}-{PI5_SPEEDUP[1]:.0f}\n")
-    print("| detector | backend | faces | k | gate | FPS here | Pi 4 FPS (projected) | Pi 5 FPS (projected) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| detector | backend | faces | k | gate | regions | FPS here | Pi 4 FPS (projected) "
+          "| Pi 5 FPS (projected) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for run in (run for path in args.bench for run in json.loads(path.read_text())["runs"]):
         pi4 = run["fps"] / ratio
         print(f"| {run['detector']} | {run['backend']} | {run['faces']} | {run.get('detect_every', 1)} | "
-              f"{'on' if run.get('motion_gate') else 'off'} | {run['fps']:.1f} | {pi4:.1f} | "
+              f"{'on' if run.get('motion_gate') else 'off'} | {'on' if run.get('motion_regions') else 'off'} | "
+              f"{run['fps']:.1f} | {pi4:.1f} | "
               f"{pi4 * PI5_SPEEDUP[0]:.0f}–{pi4 * PI5_SPEEDUP[1]:.0f} |")
     return 0
 

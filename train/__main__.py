@@ -40,6 +40,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=input_size, default=128, help="input size in px (96..224)")
     p.add_argument("--weights", default="imagenet",
                    help="backbone weights: imagenet (downloads), a .weights.h5 path, or none")
+    p.add_argument("--alpha", type=float, default=1.0, choices=(0.35, 0.5, 0.75, 1.0),
+                   help="backbone width; a narrower net inherits the first channels of the 1.0 weights "
+                        "file and is trained whole (--whole-epochs)")
+    p.add_argument("--teacher", default=None,
+                   help="a finished run folder to distil from: half the loss is the distance to its probabilities")
     p.add_argument("--dropout", type=float, default=0.2)
     g = p.add_argument_group("face crops (the device's detector and crop rule)")
     g.add_argument("--detector", default="auto", choices=("auto", "haar", "ssd", "yunet"))
@@ -61,6 +66,10 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--fine-epochs", type=int, default=8)
     g.add_argument("--fine-lr", type=float, default=1e-5)
     g.add_argument("--fine-from", default="block_13_expand", help="first backbone layer to unfreeze")
+    g.add_argument("--whole-epochs", type=int, default=None,
+                   help="train the whole net this many epochs instead of head + fine-tune "
+                        "(default: 20 below alpha 1.0, else 0)")
+    g.add_argument("--whole-lr", type=float, default=2e-3, help="starting rate of --whole-epochs (cosine to 0)")
     g.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs")
     g.add_argument("--min-recall", type=float, default=0.99,
                    help="validation recall floor for the violation class when choosing the threshold")

@@ -1,4 +1,6 @@
-"""Two-phase fine-tuning: the head on a frozen backbone, then the backbone's top blocks."""
+"""Training schedules: two-phase fine-tuning (the head on a frozen backbone, then the
+backbone's top blocks) for the ImageNet MobileNetV2, or the whole net at once for a narrower
+one whose weights were inherited; either may also learn from a teacher's probabilities."""
 
 import sys
 from dataclasses import dataclass
@@ -18,6 +20,8 @@ class FitConfig:
     fine_epochs: int = 8
     fine_lr: float = 1e-5
     fine_from: str = "block_13_expand"  # the top quarter of MobileNetV2
+    whole_epochs: int = 0  # instead of the two phases: the whole net, the rate decaying to 0 (cosine)
+    whole_lr: float = 2e-3
     patience: int = 3
     seed: int = 0
 
@@ -51,12 +55,19 @@ def class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
     return {i: float(len(labels) / (n_classes * c)) if c else 0.0 for i, c in enumerate(counts)}
 
 
-def _datasets(train_x, train_y, val_x, val_y, config: FitConfig):
+def _datasets(train_x, train_y, val_x, val_y, config: FitConfig, teacher: keras.Model | None, n_classes: int):
+    """Batches of (pixels, target). With a teacher, a training target is half the one-hot label and
+    half the teacher's probabilities for the same augmented picture: cross-entropy against that is
+    the usual distillation loss (half label, half teacher), and its argmax is still the label."""
     augment = augmenter(config.seed)
 
     def augment_batch(images, labels):
-        images = augment(tf.cast(images, tf.float32), training=True)
-        return random_blur(tf.clip_by_value(images, 0.0, 255.0)), labels
+        images = random_blur(tf.clip_by_value(augment(tf.cast(images, tf.float32), training=True), 0.0, 255.0))
+        if teacher is None:
+            return images, labels
+        size = teacher.input_shape[1]
+        taught = teacher(tf.image.resize(images, (size, size)), training=False)
+        return images, 0.5 * tf.one_hot(labels, n_classes) + 0.5 * tf.cast(taught, tf.float32)
 
     train = (tf.data.Dataset.from_tensor_slices((train_x, train_y))
              .shuffle(len(train_x), seed=config.seed, reshuffle_each_iteration=True)
@@ -65,34 +76,44 @@ def _datasets(train_x, train_y, val_x, val_y, config: FitConfig):
              .prefetch(tf.data.AUTOTUNE))
     val = (tf.data.Dataset.from_tensor_slices((val_x, val_y))
            .batch(config.batch_size)
-           .map(lambda x, y: (tf.cast(x, tf.float32), y))
+           .map(lambda x, y: (tf.cast(x, tf.float32), y if teacher is None else tf.one_hot(y, n_classes)))
            .prefetch(tf.data.AUTOTUNE))
     return train, val
 
 
-def fit(model: keras.Model, train_x, train_y, val_x, val_y, config: FitConfig) -> dict:
+def fit(model: keras.Model, train_x, train_y, val_x, val_y, config: FitConfig,
+        teacher: keras.Model | None = None) -> dict:
     """Train in place; leaves the best weights in ``model`` and returns history and phases."""
-    train, val = _datasets(train_x, train_y, val_x, val_y, config)
-    weights = class_weights(train_y, model.output_shape[-1])
+    n_classes = model.output_shape[-1]
+    train, val = _datasets(train_x, train_y, val_x, val_y, config, teacher, n_classes)
+    weights = class_weights(train_y, n_classes)
     keep_best = KeepBest()
     verbose = 1 if sys.stdout.isatty() else 2
     history: dict[str, list[float]] = {}
     phase_starts = []
-    phases = [("head", config.head_epochs, config.head_lr), ("fine-tune", config.fine_epochs, config.fine_lr)]
+    if config.whole_epochs > 0:
+        steps = config.whole_epochs * int(np.ceil(len(train_x) / config.batch_size))
+        phases = [("whole", config.whole_epochs, keras.optimizers.schedules.CosineDecay(config.whole_lr, steps))]
+    else:
+        phases = [("head", config.head_epochs, config.head_lr), ("fine-tune", config.fine_epochs, config.fine_lr)]
     for phase, epochs, learning_rate in phases:
         if epochs <= 0:
             continue
         if phase == "fine-tune":
             trainable = unfreeze_top(model, config.fine_from)
             print(f"fine-tuning {trainable} backbone layers from {config.fine_from} at lr {learning_rate}")
+        elif phase == "whole":
+            print(f"training the whole net for {epochs} epochs, lr {config.whole_lr} decaying to 0")
         else:
             print(f"training the head on the frozen backbone at lr {learning_rate}")
         phase_starts.append(len(history.get("loss", [])))
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=["accuracy"],
+                      loss="sparse_categorical_crossentropy" if teacher is None else "categorical_crossentropy")
+        # A decaying rate is worth finishing; a fixed one stops when validation stops improving.
+        stop = [] if phase == "whole" else [keras.callbacks.EarlyStopping(monitor="val_loss",
+                                                                          patience=config.patience)]
         result = model.fit(train, validation_data=val, epochs=epochs, class_weight=weights,
-                           callbacks=[keep_best, stop], verbose=verbose,
+                           callbacks=[keep_best, *stop], verbose=verbose,
                            shuffle=False)  # the dataset shuffles itself, seeded
         for key, values in result.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)

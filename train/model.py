@@ -9,27 +9,56 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-BACKBONE_NAME = "mobilenetv2_1.00"
+ALPHAS = (0.35, 0.5, 0.75, 1.0)
+
+
+def backbone_name(alpha: float) -> str:
+    return f"mobilenetv2_{alpha:.2f}"
+
+
+def inherit_weights(narrow: keras.Model, wide: keras.Model) -> None:
+    """Give every layer of a narrower MobileNetV2 the first channels of the same layer of a wider one."""
+    inherited = {layer.name: layer.get_weights() for layer in wide.layers}
+    for layer in narrow.layers:
+        own = layer.get_weights()
+        if own:
+            layer.set_weights([w_wide[tuple(slice(0, n) for n in w.shape)]
+                               for w, w_wide in zip(own, inherited[layer.name], strict=True)])
 
 
 def build_model(n_classes: int, size: int, weights: str | None, dropout: float = 0.2,
-                float16: bool = False) -> keras.Model:
-    """MobileNetV2 (alpha 1.0) with a pooled softmax head.
+                float16: bool = False, alpha: float = 1.0) -> keras.Model:
+    """MobileNetV2 (width ``alpha``) with a pooled softmax head.
 
     ``weights``: "imagenet" (Keras downloads them), a path to a no-top weights file, or None.
-    The backbone is called with ``training=False`` so its BatchNorm layers stay in inference
-    mode when they are unfrozen for fine-tuning: the small batches of a fine-tune would
-    otherwise wreck their ImageNet statistics.
+    A file is the alpha-1.0 one (the one in ../shared); a narrower net inherits the first
+    channels of each of its layers. At alpha 1.0 the backbone is called with
+    ``training=False`` so its BatchNorm layers stay in inference mode when they are unfrozen
+    for fine-tuning: the small batches of a fine-tune would otherwise wreck their ImageNet
+    statistics. A narrower net is trained whole, BatchNorm included: its inherited statistics
+    belong to the wider net, and Keras' momentum of 0.999 would keep them for thousands of steps.
     """
     if weights not in (None, "imagenet") and not Path(weights).is_file():
         raise FileNotFoundError(f"backbone weights {weights} not found")
+    if alpha not in ALPHAS:
+        raise ValueError(f"alpha must be one of {', '.join(map(str, ALPHAS))}, not {alpha}")
     inputs = keras.Input((size, size, 3), name="pixels")
     scaled = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="normalise")(inputs)
-    backbone = keras.applications.MobileNetV2(
-        input_shape=(size, size, 3), alpha=1.0, include_top=False, weights=weights,
-    )
-    backbone.trainable = False
-    features = backbone(scaled, training=False)
+    shape = (size, size, 3)
+    if alpha == 1.0:
+        backbone = keras.applications.MobileNetV2(input_shape=shape, alpha=1.0, include_top=False, weights=weights)
+        backbone.trainable = False
+        features = backbone(scaled, training=False)
+    else:
+        backbone = keras.applications.MobileNetV2(input_shape=shape, alpha=alpha, include_top=False,
+                                                  weights="imagenet" if weights == "imagenet" else None)
+        if weights not in (None, "imagenet"):
+            inherit_weights(backbone, keras.applications.MobileNetV2(input_shape=shape, alpha=1.0,
+                                                                     include_top=False, weights=weights))
+        for layer in backbone.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = 0.9
+        features = backbone(scaled)
     pooled = keras.layers.GlobalAveragePooling2D(name="pool")(features)
     pooled = keras.layers.Dropout(dropout, name="dropout")(pooled)
     # The softmax stays float32 under mixed precision: float16 probabilities round badly near 1.

@@ -18,7 +18,7 @@ from . import plots
 from .dataset import data_checksum, list_samples, resolve_labels
 from .faces import PrepConfig, prepare, save_examples
 from .fit import FitConfig, fit
-from .model import BACKBONE_NAME, build_model
+from .model import backbone_name, build_model
 from .report import evaluate_split, metrics_table, write_json
 from .runs import RunError
 from .split import SPLITS, group_near_duplicates, stratified_group_split
@@ -38,6 +38,14 @@ def prepare_output(out: Path, force: bool) -> None:
                            "choose another OUT or pass --force to replace it")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
+
+
+def load_teacher(path: Path) -> keras.Model:
+    """A trained classifier to distil from: a run folder or its model.keras."""
+    model_file = path / "model.keras" if path.is_dir() else path
+    if not model_file.is_file():
+        raise RunError(f"teacher {path} has no model.keras — give a finished run folder (e.g. runs/m128)")
+    return keras.models.load_model(model_file)
 
 
 def split_samples(records: list[dict], distance: int, fractions, seed: int, n_classes: int):
@@ -97,9 +105,12 @@ def run(args) -> dict:
     violation = args.violation if args.violation in labels else None
     prep = PrepConfig(size=args.size, detector=args.detector, detector_dir=str(args.detector_dir),
                       crop_margin=args.margin, no_face=args.no_face)
+    whole_epochs = args.whole_epochs if args.whole_epochs is not None else (20 if args.alpha < 1 else 0)
     fit_config = FitConfig(batch_size=args.batch_size, head_epochs=args.head_epochs,
                            head_lr=args.head_lr, fine_epochs=args.fine_epochs, fine_lr=args.fine_lr,
-                           fine_from=args.fine_from, patience=args.patience, seed=args.seed)
+                           fine_from=args.fine_from, whole_epochs=whole_epochs, whole_lr=args.whole_lr,
+                           patience=args.patience, seed=args.seed)
+    teacher = load_teacher(Path(args.teacher)) if args.teacher else None
     prepare_output(out, args.force)
     print(f"classes (in this order): {', '.join(labels)}; device: {'GPU' if gpus else 'CPU'}")
 
@@ -118,8 +129,8 @@ def run(args) -> dict:
     print("split sizes per class:", json.dumps(counts))
 
     weights = None if args.weights == "none" else args.weights
-    model = build_model(len(labels), args.size, weights, args.dropout, float16=bool(gpus))
-    fitted = fit(model, *arrays["train"], *arrays["val"], fit_config)
+    model = build_model(len(labels), args.size, weights, args.dropout, float16=bool(gpus), alpha=args.alpha)
+    fitted = fit(model, *arrays["train"], *arrays["val"], fit_config, teacher)
     model.save(out / "model.keras")
 
     probabilities = {s: predict(model, arrays[s][0], args.batch_size) for s in ("val", "test")}
@@ -142,7 +153,7 @@ def run(args) -> dict:
     wall = time.time() - started
     contract = {"labels": labels, "violation_label": violation, "threshold": threshold,
                 "input_size": args.size, "pixel_format": "RGB", "input_range": [0, 255],
-                "crop": {"margin": args.margin, "square": True}, "backbone": BACKBONE_NAME}
+                "crop": {"margin": args.margin, "square": True}, "backbone": backbone_name(args.alpha)}
     write_json(out / "labels.json", contract)
     command = shlex.join(["python", "-m", "train", *sys.argv[1:]])
     config = {"command": command, "args": {k: (list(v) if isinstance(v, tuple) else v)
@@ -166,7 +177,8 @@ def render_report(labels, violation, metrics, config, counts) -> str:
         "# Training run report", "",
         f"Command: `{config['command']}`  ",
         f"Data checksum (sha256): `{config['data_checksum']}`  ",
-        f"Seed {config['args']['seed']}, input {config['args']['size']} px, "
+        f"Seed {config['args']['seed']}, MobileNetV2 {config['args']['alpha']} at {config['args']['size']} px"
+        f"{', distilled from ' + config['args']['teacher'] if config['args']['teacher'] else ''}, "
         f"wall time {metrics['wall_time_s'] / 60:.1f} min on {'GPU' if config['gpu'] else 'CPU'}, "
         f"best epoch {metrics['best_epoch']}.", "",
         "## Classes and split", "",

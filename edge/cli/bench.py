@@ -3,14 +3,15 @@
 By default it makes its own 640x480 frames with 0-3 faces (a public-domain photo shipped
 with the package), so it needs no camera. Each cell of the matrix (detector x backend x
 threads x faces x detect-every) runs warm-up frames, then reports p50/p90/p99/mean/max per
-stage and FPS. The fast path's switches (``--detect-every``, ``--motion-gate``, ``--settled``)
-are edge-run's own (config section [speed]).
+stage and FPS. The fast path's switches (``--detect-every``, ``--motion-gate``,
+``--motion-regions``, ``--settled``) are edge-run's own (config section [speed]).
 
 Usage::
 
     edge-bench                                              # haar, litert-int8, 1 thread, 1 face
     edge-bench --detector haar yunet --backend litert-int8 onnx-int8 --faces 0 1 3 --json bench.json
     edge-bench --detector yunet --detect-every 1 3 --motion-gate --faces 0 1 3   # the fast path
+    edge-bench --detector haar --motion-regions --source doorway.mp4     # search only what changed
     edge-bench --json new.json --compare old.json           # flags regressions beyond --tolerance
 """
 
@@ -48,6 +49,8 @@ def parser() -> argparse.ArgumentParser:
                    help="faces per synthetic frame")
     p.add_argument("--detect-every", nargs="+", type=int, default=[1], help="detect on every k-th frame")
     p.add_argument("--motion-gate", action="store_true", help="skip detection while nothing moves")
+    p.add_argument("--motion-regions", action="store_true",
+                   help="search only changed parts of the frame and around tracked faces")
     p.add_argument("--settled", type=_optional_float, default=SpeedConfig().settled,
                    help="stop classifying counted people this sure of their label ('none': never stop)")
     p.add_argument("--frames", type=int, default=200, help="timed frames per cell")
@@ -137,13 +140,14 @@ def run_cell(args, detector_name: str, backend: str, threads: int, faces: int | 
     classifier = load_classifier(args.model, backend, threads)
     detector = create_detector(detector_name, args.detector_dir or detector_dir())
     store = CountStore(":memory:")
-    speed = SpeedConfig(detect_every=detect_every, motion_gate=args.motion_gate, settled=args.settled)
+    speed = SpeedConfig(detect_every=detect_every, motion_gate=args.motion_gate,
+                        motion_regions=args.motion_regions, settled=args.settled)
     pipeline, alerts = Pipeline(detector, classifier, store, **dataclasses.asdict(speed)), NullAlerts()
     violation = classifier.manifest.violation_label
     total = args.warmup + args.frames
     frames = source_frames(args.source, total) if args.source else synthetic_frames(faces, total)
     times: dict[str, list[float]] = {stage: [] for stage in STAGES}
-    found = detected = 0
+    found = detected = searched = 0
     for index in range(total):
         laps = Laps()
         image = next(frames)  # synthetic frames or frames decoded ahead: the capture hand-over
@@ -153,7 +157,7 @@ def run_cell(args, detector_name: str, backend: str, threads: int, faces: int | 
         laps("track")
         laps.ms["total"] = (laps.last - laps.start) * 1000
         if index == args.warmup - 1:
-            detected = pipeline.detections
+            detected, searched = pipeline.detections, pipeline.searched
         if index >= args.warmup:
             found += len(result.faces)
             for stage in STAGES:
@@ -163,6 +167,8 @@ def run_cell(args, detector_name: str, backend: str, threads: int, faces: int | 
     return {"detector": detector_name, "backend": backend, "threads": threads,
             "faces": faces, "frames": args.frames, **dataclasses.asdict(speed),
             "detected_share": (pipeline.detections - detected) / args.frames,
+            # of the frame's area, per frame the detector ran on
+            "searched_share": (pipeline.searched - searched) / max(1, pipeline.detections - detected),
             "faces_found_per_frame": found / args.frames,
             "fps": 1000.0 / stages["total"]["mean_ms"], "stages": stages}
 
@@ -195,7 +201,7 @@ def machine(model: str) -> dict:
 def regressions(old: dict, new: dict, tolerance: float) -> list[str]:
     def key(run):
         return (run["detector"], run["backend"], run["threads"], run["faces"], run.get("detect_every", 1),
-                run.get("motion_gate", False))
+                run.get("motion_gate", False), run.get("motion_regions", False))
 
     before = {key(run): run for run in old.get("runs", [])}
     found = []
@@ -217,8 +223,8 @@ def body(args) -> int:
         print(f"[{number}/{len(cells)}] {d} {b} threads={t} faces={f} detect-every={k} ...", file=sys.stderr,
               flush=True)
         runs.append(run_cell(args, d, b, t, f, k))
-    gate = "on" if args.motion_gate else "off"
-    print(f"motion gate {gate}, settled {args.settled}; stage columns: mean ms per frame")
+    print(f"motion gate {'on' if args.motion_gate else 'off'}, motion regions "
+          f"{'on' if args.motion_regions else 'off'}, settled {args.settled}; stage columns: mean ms per frame")
     header = f"{'detector':9}{'backend':13}{'thr':>4}{'faces':>6}{'k':>3}" + "".join(f"{s:>10}" for s in STAGES)
     print(header + f"{'total p99':>11}{'fps':>8}")
     for run in runs:

@@ -46,16 +46,36 @@ class FaceDetector(ABC):
         self.max_side = max_side
         self.min_score = min_score
 
-    def detect(self, frame_bgr: np.ndarray) -> np.ndarray:
-        """Faces as rows ``(x, y, w, h, score)`` in pixels of ``frame_bgr``."""
+    def detect(self, frame_bgr: np.ndarray, regions: np.ndarray | None = None) -> np.ndarray:
+        """Faces as rows ``(x, y, w, h, score)`` in pixels of ``frame_bgr``.
+
+        ``regions``: search only these ``(x0, y0, x1, y1)`` parts of the frame (None: all of it).
+        """
         small, factor = downscale_for_detection(frame_bgr, self.max_side)
-        faces = self._detect(small)
+        prepared = self._prepare(small)
+        if regions is None:
+            faces = self._detect(prepared)
+        else:
+            found = [NO_FACES]
+            for x0, y0, x1, y1 in np.rint(np.asarray(regions).reshape(-1, 4) * factor).astype(int):
+                part = self._detect(prepared[y0:y1, x0:x1])
+                if len(part):
+                    found.append(part + [x0, y0, 0, 0, 0])
+            faces = np.vstack(found)
         if len(faces) == 0:
             return NO_FACES
         faces = faces[faces[:, 4] >= self.min_score]
         faces[:, :4] = scale_boxes(faces[:, :4], factor)
         return plausible(faces, frame_bgr.shape[1], frame_bgr.shape[0])
 
+    def _prepare(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """What ``_detect`` searches, made once from the whole (downscaled) frame.
+
+        A detector whose preparation depends on the picture around a face (Haar's local contrast)
+        does it here, so a search of part of the frame sees the same pixels as a whole-frame one.
+        """
+        return frame_bgr
+
     @abstractmethod
-    def _detect(self, frame_bgr: np.ndarray) -> np.ndarray:
-        """Rows ``(x, y, w, h, score)`` on the (already downscaled) frame."""
+    def _detect(self, prepared: np.ndarray) -> np.ndarray:
+        """Rows ``(x, y, w, h, score)`` on ``_prepare``'s image or a part of it."""

@@ -74,8 +74,10 @@ class HaarDetector(FaceDetector):
         # background lost its eyes, while two or three faces on the same background did not.
         self._contrast = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
 
-    def _detect(self, frame_bgr: np.ndarray) -> np.ndarray:
-        gray = self._contrast.apply(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY))
+    def _prepare(self, frame_bgr: np.ndarray) -> np.ndarray:
+        return self._contrast.apply(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY))
+
+    def _detect(self, gray: np.ndarray) -> np.ndarray:
         if self.config.setup == "frontal":
             side = self.config.min_face
             boxes = np.asarray(self._cascade.detectMultiScale(gray, 1.1, 5, minSize=(side, side)), np.float64)
