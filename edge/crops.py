@@ -95,20 +95,19 @@ def search_regions(boxes, width: int, height: int, pad: float, min_side: int) ->
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     centre = boxes[:, :2] + boxes[:, 2:] / 2
     half = np.maximum(boxes[:, 2:] * (0.5 + pad), min_side / 2)
-    regions = [list(r) for r in np.hstack([centre - half, centre + half])]
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(regions)):
-            for j in range(i + 1, len(regions)):
-                a, b = regions[i], regions[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    regions[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
-                    del regions[j]
-                    merged = True
-                    break
-            if merged:
-                break
+    regions = list(np.hstack([centre - half, centre + half]))
+    i = 0
+    while i < len(regions):
+        a = regions[i]
+        j = next((j for j in range(i + 1, len(regions))
+                  if a[0] < regions[j][2] and regions[j][0] < a[2] and a[1] < regions[j][3] and regions[j][1] < a[3]),
+                 None)
+        if j is None:
+            i += 1
+        else:  # the grown region may now reach one already passed: look again from the start
+            b = regions.pop(j)
+            regions[i] = np.concatenate([np.minimum(a[:2], b[:2]), np.maximum(a[2:], b[2:])])
+            i = 0
     out = np.asarray(regions, dtype=np.float64).reshape(-1, 4)
     out = np.rint(np.clip(out, 0, [width, height, width, height])).astype(int)
     return out[(out[:, 2] > out[:, 0]) & (out[:, 3] > out[:, 1])]

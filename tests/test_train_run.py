@@ -120,8 +120,8 @@ def test_a_narrow_net_distilled_from_a_run_trains_whole_and_says_so(run_dir, sma
                                                                     face_models, tmp_path):
     out = tmp_path / "narrow"
     assert train_main([
-        "--data", str(small_dataset), "--out", str(out), "--size", "96", "--alpha", "0.35",
-        "--teacher", str(run_dir), "--weights", str(backbone_weights), "--detector", "yunet",
+        "--data", str(small_dataset), "--out", str(out), "--labels", "without_mask,with_mask", "--size", "96",
+        "--alpha", "0.35", "--teacher", str(run_dir), "--weights", str(backbone_weights), "--detector", "yunet",
         "--detector-dir", str(face_models), "--cache", "", "--whole-epochs", "2", "--batch-size", "16",
     ]) == 0
     assert json.loads((out / "labels.json").read_text())["backbone"] == "mobilenetv2_0.35"
@@ -130,7 +130,15 @@ def test_a_narrow_net_distilled_from_a_run_trains_whole_and_says_so(run_dir, sma
     assert f"MobileNetV2 0.35 at 96 px, distilled from {run_dir}" in (out / "report.md").read_text()
 
 
-def test_a_teacher_that_is_no_run_is_a_one_line_error(small_dataset, tmp_path, capsys):
+def test_a_teacher_that_is_no_run_or_has_other_classes_is_a_one_line_error(small_dataset, run_dir, tmp_path,
+                                                                             capsys):
     assert train_main(["--data", str(small_dataset), "--out", str(tmp_path / "x"), "--alpha", "0.5",
                        "--teacher", str(tmp_path)]) == 2
-    assert "has no model.keras" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "is incomplete: model.keras" in err and len(err.strip().splitlines()) == 1
+    # run_dir orders its classes without_mask, with_mask; this run would sort them the other way
+    assert train_main(["--data", str(small_dataset), "--out", str(tmp_path / "y"), "--alpha", "0.5",
+                       "--teacher", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "has the classes without_mask, with_mask" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "y").exists()

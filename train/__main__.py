@@ -44,7 +44,8 @@ def parser() -> argparse.ArgumentParser:
                    help="backbone width; a narrower net inherits the first channels of the 1.0 weights "
                         "file and is trained whole (--whole-epochs)")
     p.add_argument("--teacher", default=None,
-                   help="a finished run folder to distil from: half the loss is the distance to its probabilities")
+                   help="a finished run folder (same classes) to distil from: half of each target is its "
+                        "probabilities")
     p.add_argument("--dropout", type=float, default=0.2)
     g = p.add_argument_group("face crops (the device's detector and crop rule)")
     g.add_argument("--detector", default="auto", choices=("auto", "haar", "ssd", "yunet"))

@@ -9,8 +9,6 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-ALPHAS = (0.35, 0.5, 0.75, 1.0)
-
 
 def backbone_name(alpha: float) -> str:
     return f"mobilenetv2_{alpha:.2f}"
@@ -40,8 +38,6 @@ def build_model(n_classes: int, size: int, weights: str | None, dropout: float =
     """
     if weights not in (None, "imagenet") and not Path(weights).is_file():
         raise FileNotFoundError(f"backbone weights {weights} not found")
-    if alpha not in ALPHAS:
-        raise ValueError(f"alpha must be one of {', '.join(map(str, ALPHAS))}, not {alpha}")
     inputs = keras.Input((size, size, 3), name="pixels")
     scaled = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="normalise")(inputs)
     shape = (size, size, 3)

@@ -20,7 +20,7 @@ from .faces import PrepConfig, prepare, save_examples
 from .fit import FitConfig, fit
 from .model import backbone_name, build_model
 from .report import evaluate_split, metrics_table, write_json
-from .runs import RunError
+from .runs import RunError, read_run
 from .split import SPLITS, group_near_duplicates, stratified_group_split
 
 THRESHOLD_RULE_DOC = (
@@ -40,12 +40,13 @@ def prepare_output(out: Path, force: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def load_teacher(path: Path) -> keras.Model:
-    """A trained classifier to distil from: a run folder or its model.keras."""
-    model_file = path / "model.keras" if path.is_dir() else path
-    if not model_file.is_file():
-        raise RunError(f"teacher {path} has no model.keras — give a finished run folder (e.g. runs/m128)")
-    return keras.models.load_model(model_file)
+def load_teacher(run: Path, labels: list[str]) -> keras.Model:
+    """The model of a finished run to distil from; its classes must be ours, in our order."""
+    contract, _, _ = read_run(run)
+    if contract["labels"] != labels:
+        raise RunError(f"teacher {run} has the classes {', '.join(contract['labels'])}, this run "
+                       f"{', '.join(labels)} — give --labels in the teacher's order")
+    return keras.models.load_model(run / "model.keras")
 
 
 def split_samples(records: list[dict], distance: int, fractions, seed: int, n_classes: int):
@@ -110,7 +111,7 @@ def run(args) -> dict:
                            head_lr=args.head_lr, fine_epochs=args.fine_epochs, fine_lr=args.fine_lr,
                            fine_from=args.fine_from, whole_epochs=whole_epochs, whole_lr=args.whole_lr,
                            patience=args.patience, seed=args.seed)
-    teacher = load_teacher(Path(args.teacher)) if args.teacher else None
+    teacher = load_teacher(Path(args.teacher), labels) if args.teacher else None
     prepare_output(out, args.force)
     print(f"classes (in this order): {', '.join(labels)}; device: {'GPU' if gpus else 'CPU'}")
 

@@ -51,6 +51,8 @@ class FaceDetector(ABC):
 
         ``regions``: search only these ``(x0, y0, x1, y1)`` parts of the frame (None: all of it).
         """
+        if regions is not None and len(regions) == 0:
+            return NO_FACES  # nothing changed and nobody tracked: skip even the preparation
         small, factor = downscale_for_detection(frame_bgr, self.max_side)
         prepared = self._prepare(small)
         if regions is None:
