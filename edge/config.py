@@ -54,6 +54,8 @@ class DetectorConfig:
                            minimum=32)
     min_score: float | None = option(None, "detector confidence floor (default: the detector's own)",
                                      flag="--detect-min-score", minimum=0.0)
+    threads: int | None = option(None, "OpenCV threads for detection (default: OpenCV's own, one per core)",
+                                 flag="--detect-threads", minimum=1)
 
 
 @dataclass(frozen=True)

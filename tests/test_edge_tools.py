@@ -145,3 +145,33 @@ def test_edge_bench_reports_the_share_of_the_frame_motion_regions_search(tmp_pat
     # 3 of the 30 frames search the whole frame (every 10th detection), the rest around one face
     assert 0.1 < run["searched_share"] < 0.5
     assert run["faces_found_per_frame"] == 1
+
+
+@pytest.fixture
+def opencv_threads():
+    """OpenCV's thread count is the process's: put it back for the tests that follow."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(3)
+    yield
+    cv2.setNumThreads(before)
+
+
+def test_edge_bench_threads_bound_the_detector_too(tmp_path, bundle, face_models, opencv_threads):
+    from edge.cli.bench import main as edge_bench
+
+    out = tmp_path / "bench.json"
+    assert edge_bench(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
+                       "--threads", "1", "--frames", "2", "--warmup", "1", "--json", str(out)]) == 0
+    assert cv2.getNumThreads() == 1  # "one thread" is the whole pipeline's, not only the classifier's
+    assert json.loads(out.read_text())["runs"][0]["threads"] == 1
+
+
+def test_edge_run_detector_threads_come_from_config(bundle, face_models, opencv_threads):
+    from edge import config as configs
+    from edge.cli.run import load_models
+
+    load_models(configs.from_dict({"model": {"path": str(bundle)},
+                                   "detector": {"name": "haar", "threads": 2}}))
+    assert cv2.getNumThreads() == 2
+    load_models(configs.from_dict({"model": {"path": str(bundle)}, "detector": {"name": "haar"}}))
+    assert cv2.getNumThreads() == 2  # unset: OpenCV's own setting stays

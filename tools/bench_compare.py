@@ -9,7 +9,8 @@ fully convolutional, so the weights load at 224). Both ways the copies call it a
 ``model.predict(x)`` and ``model(x, training=False)``, and the faster one is the reference,
 so the ratios are the least favourable to edge-run. Against it: edge-run's default settings
 and its fastest ones (YuNet, detection every 3rd frame with tracking between, motion gate, a
-search of only the changed parts of the frame, settled tracks not re-classified). With
+search of only the changed parts of the frame, settled tracks not re-classified). Every part
+of both runs on one thread (TensorFlow, OpenCV, the classifier). With
 ``--clip`` the counts of default and fastest on the looped clip are compared as well: the
 fast path must not change them. Needs the workstation venv (TensorFlow).
 """
@@ -118,6 +119,12 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=Path("bench-compare.json"))
     args = p.parse_args(argv)
 
+    import tensorflow as tf
+
+    # One thread for every part, as the targets are set; TensorFlow takes this only before its first op.
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    cv2.setNumThreads(1)  # every detector here, and edge-run's, runs on OpenCV
     frames = frames_with_faces(args.frames)
     results = {}
     for name, make in [

@@ -3,7 +3,7 @@
 Usage: python tools/detector_fairness.py --data ../shared/datasets/masks --detector-dir DIR [--every 8]
 
 A detector that misses masked faces more often than unmasked ones biases every compliance
-count; this measures it per detector (``make fairness``), with the mean ms per picture.
+count; this measures it per detector (``make fairness``), with the mean ms per picture (one thread).
 """
 
 import argparse
@@ -26,6 +26,7 @@ def main(argv=None) -> int:
     p.add_argument("--every", type=int, default=8, help="use every n-th picture")
     args = p.parse_args(argv)
 
+    cv2.setNumThreads(1)  # ms per picture on one thread, as edge-bench times them
     detectors = {
         "haar, OpenCV's frontal face cascade": HaarDetector(HaarConfig(setup="frontal")),
         "haar (eye pairs: the fallback)": create_detector("haar"),

@@ -1,4 +1,4 @@
-"""Input size chosen by measurement: accuracy, without_mask recall and ms per face per size.
+"""Input size and width chosen by measurement: accuracy, without_mask recall and ms per face per run.
 
 Usage: python tools/size_sweep.py runs/m96 runs/m128 ... [--exports exports] [--json FILE]   (make sweep)
 
@@ -30,8 +30,10 @@ def row(run: Path, exports: Path) -> dict:
     bundle = exports / run.name
     int8 = manifests.load(bundle).artifact("litert-int8").metrics
     drop = 100 * (test["accuracy"] - int8["accuracy"])
+    labels = json.loads((run / "labels.json").read_text())
     return {
-        "size": json.loads((run / "labels.json").read_text())["input_size"],
+        "backbone": labels["backbone"],
+        "size": labels["input_size"],
         "float_accuracy": test["accuracy"],
         "float_without_mask_recall": test["per_class"]["without_mask"]["recall"],
         "int8_accuracy": int8["accuracy"],
@@ -46,7 +48,7 @@ def row(run: Path, exports: Path) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="tools/size_sweep.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("runs", nargs="+", type=Path, help="training runs, one per input size")
+    p.add_argument("runs", nargs="+", type=Path, help="training runs, one per input size or width")
     p.add_argument("--exports", type=Path, default=Path("exports"), help="where each run's export lies, by name")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
@@ -54,11 +56,11 @@ def main(argv=None) -> int:
     for run in args.runs:
         print(f"measuring {run} ...", file=sys.stderr, flush=True)
         rows.append(row(run, args.exports))
-    print("| input | float acc | float without_mask recall | int8 acc | int8 without_mask recall | "
+    print("| backbone | input | float acc | float without_mask recall | int8 acc | int8 without_mask recall | "
           "int8 agreement | export gate | int8 ms/face | fp32 ms/face |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['size']} | {r['float_accuracy']:.4f} | {r['float_without_mask_recall']:.4f} | "
+        print(f"| {r['backbone']} | {r['size']} | {r['float_accuracy']:.4f} | {r['float_without_mask_recall']:.4f} | "
               f"{r['int8_accuracy']:.4f} | {r['int8_without_mask_recall']:.4f} | {r['int8_agreement']:.4f} | "
               f"{'pass' if r['passes_export_gate'] else 'fail'} | {r['int8_ms_per_face']:.2f} | "
               f"{r['fp32_ms_per_face']:.2f} |")

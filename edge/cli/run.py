@@ -56,7 +56,7 @@ def load_models(config: configs.RunConfig):
 
     classifier = load_classifier(config.model.path or DEFAULT_MODEL, config.model.backend, config.model.threads)
     d = config.detector
-    return classifier, create_detector(d.name, d.model_dir or detector_dir(), d.max_side, d.min_score)
+    return classifier, create_detector(d.name, d.model_dir or detector_dir(), d.max_side, d.min_score, d.threads)
 
 
 def build(config: configs.RunConfig, pin_factory=None):

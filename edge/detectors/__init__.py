@@ -18,9 +18,16 @@ NAMES = ("auto", "haar", "ssd", "yunet")
 
 
 def create_detector(
-    name: str, model_dir: Path | str = ".", max_side: int = 640, min_score: float | None = None
+    name: str, model_dir: Path | str = ".", max_side: int = 640, min_score: float | None = None,
+    threads: int | None = None,
 ) -> FaceDetector:
-    """Build the detector called ``name``; heavy files are only opened for the one chosen."""
+    """Build the detector called ``name``; heavy files are only opened for the one chosen.
+
+    ``threads`` sets OpenCV's thread count, which is the whole process's: every detector runs
+    on OpenCV, and OpenCV otherwise takes one thread per core.
+    """
+    if threads is not None:
+        cv2.setNumThreads(threads)
     model_dir = Path(model_dir)
     score = {} if min_score is None else {"min_score": min_score}
     if name == "auto":
