@@ -42,8 +42,8 @@ class MotionGate:
         """Changed cells of ``small`` (a thumbnail) since the detector last looked; None before it first did."""
         return None if self._reference is None else changed_cells(self._reference, small)
 
-    def moved(self, small: np.ndarray) -> bool:
-        changed = self.changes(small)
+    def moved(self, changed: np.ndarray | None) -> bool:
+        """Whether ``changes`` found enough changed cells to be worth a detection."""
         return changed is None or float(changed.mean()) >= self.threshold
 
     def looked_at(self, small: np.ndarray) -> None:

@@ -65,16 +65,13 @@ class Pipeline:
         self.detections = 0  # frames the detector ran on (edge-bench reports the share)
         self.searched = 0.0  # share of frame area searched, summed over those frames
 
-    def _should_detect(self, small: np.ndarray | None) -> bool:
+    def _should_detect(self, changed: np.ndarray | None) -> bool:
         # Nobody tracked, not even someone just missed: an unchanged frame holds nobody new.
-        return not self.motion_gate or bool(self.tracker.tracks) or self.motion.moved(small)
+        return not self.motion_gate or bool(self.tracker.tracks) or self.motion.moved(changed)
 
-    def _search_regions(self, image: np.ndarray, small: np.ndarray | None) -> np.ndarray | None:
+    def _search_regions(self, image: np.ndarray, changed: np.ndarray | None) -> np.ndarray | None:
         """The parts of the frame to search for faces; None: all of it."""
-        if not self.motion_regions or self.detections % FULL_FRAME_EVERY == 0:
-            return None
-        changed = self.motion.changes(small)
-        if changed is None:
+        if not self.motion_regions or changed is None or self.detections % FULL_FRAME_EVERY == 0:
             return None
         height, width = image.shape[:2]
         tracked = np.array([t.box for t in self.tracker.tracks]).reshape(-1, 4)
@@ -93,12 +90,13 @@ class Pipeline:
             self.tracker.reset()
         due = independent or self.frames % self.detect_every == 0
         small = thumbnail(image) if due and self.motion is not None else None
-        detect = independent or (due and self._should_detect(small))
+        changed = None if small is None else self.motion.changes(small)  # one difference for gate and regions
+        detect = independent or (due and self._should_detect(changed))
         self.frames += 1
         if not detect:
             lap("detect")
             return self._tracked_only()
-        regions = None if independent else self._search_regions(image, small)
+        regions = None if independent else self._search_regions(image, changed)
         self.detections += 1
         if self.motion is not None:
             self.motion.looked_at(small)
