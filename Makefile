@@ -72,8 +72,8 @@ evaluate: setup ## score RUN's model on DATA (EVAL_OUT=$(RUN)/eval)
 export: setup ## quantize RUN (default runs/m$(SIZE)) into EXPORT: int8/fp32 TFLite + ONNX, manifest, report
 	$(PY) -m export --run $(or $(RUN),$(OUT)) --out $(EXPORT) $(ARGS)
 
-ship: setup ## make EXPORT the model edge-run uses by default (edge/models/default)
-	$(PY) -m export.ship $(EXPORT)
+ship: setup ## ship EXPORT as edge/models/$(NAME): edge-run's model by default, or --model NAME
+	$(PY) -m export.ship $(EXPORT) --name $(or $(NAME),default)
 
 package: setup ## one tarball of EXPORT for the device (artifacts, manifest, SHA256SUMS): EXPORT.tar.gz
 	$(PY) -m export.package $(EXPORT) --out $(EXPORT).tar.gz

@@ -3,8 +3,26 @@
 import os
 from pathlib import Path
 
-# The model trained and exported by this project's own pipeline ships inside the package.
-DEFAULT_MODEL = Path(__file__).parent / "models" / "default"
+from .errors import ModelFileError
+
+# The models trained and exported by this project's own pipeline ship inside the package.
+SHIPPED_MODELS = Path(__file__).parent / "models"
+DEFAULT_MODEL = SHIPPED_MODELS / "default"
+
+
+def shipped_models() -> list[str]:
+    return sorted(p.name for p in SHIPPED_MODELS.iterdir() if (p / "manifest.json").is_file())
+
+
+def model_path(value: Path | str) -> Path:
+    """A model bundle, manifest or artifact given by path, or a shipped bundle by name (``fast``)."""
+    path = Path(value)
+    if path.exists():
+        return path
+    if len(path.parts) == 1 and path.name in shipped_models():
+        return SHIPPED_MODELS / path.name
+    raise ModelFileError(f"no model at {value} — give an exported bundle's folder, "
+                         f"or a shipped model: {', '.join(shipped_models())}")
 
 
 def detector_dir() -> Path:

@@ -1,19 +1,22 @@
-"""``python -m export.ship BUNDLE``: make an exported bundle the model edge-run uses by default.
+"""``python -m export.ship BUNDLE [--name NAME]``: ship an exported bundle inside the package.
 
-Copies the artifacts a device runs into ``edge/models/default`` with a manifest that lists
+``default`` (the name by default) is the model edge-run uses unless told otherwise; any other
+name is chosen with ``--model NAME``. Copies the artifacts a device runs into
+``edge/models/NAME`` with a manifest that lists
 only them: int8 TFLite (LiteRT, the CPU default), int8 ONNX (onnxruntime on CPU) and fp32
 ONNX (CUDA/TensorRT providers on a Jetson). The fp32 TFLite stays in the export folder.
 """
 
 import argparse
 import dataclasses
+import re
 import shutil
 import sys
 from pathlib import Path
 
 from edge import manifest as manifests
 from edge.cli import run_main
-from edge.paths import DEFAULT_MODEL
+from edge.paths import DEFAULT_MODEL, SHIPPED_MODELS
 
 SHIPPED = ("litert-int8", "onnx-int8", "onnx-fp32")
 
@@ -34,12 +37,20 @@ def ship(bundle: Path, destination: Path = DEFAULT_MODEL) -> None:
     print(f"shipped {', '.join(a.file for a in artifacts)} to {destination}")
 
 
+def _name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a model name: letters, digits, - and _ only")
+    return text
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m export.ship", description=__doc__)
     p.add_argument("bundle", type=Path, help="an export folder (python -m export --out)")
+    p.add_argument("--name", type=_name, default=DEFAULT_MODEL.name,
+                   help="the shipped model's name (edge-run --model NAME)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     args = p.parse_args(argv)
-    return run_main("python -m export.ship", lambda a: ship(a.bundle), args)
+    return run_main("python -m export.ship", lambda a: ship(a.bundle, SHIPPED_MODELS / a.name), args)
 
 
 if __name__ == "__main__":

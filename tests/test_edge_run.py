@@ -48,6 +48,10 @@ def test_image_folder_frames_are_independent_and_corrupt_files_skipped(tmp_path,
 def test_missing_model_and_camera_are_one_line_errors(tmp_path, bundle, face_models, capsys):
     assert run(tmp_path, tmp_path / "nothing", face_models, tmp_path) == 1
     err = capsys.readouterr().err
+    assert err.startswith("edge-run: error: no model at") and err.count("\n") == 1
+    (tmp_path / "empty").mkdir()
+    assert run(tmp_path, tmp_path / "empty", face_models, tmp_path) == 1
+    err = capsys.readouterr().err
     assert err.startswith("edge-run: error: no model manifest") and err.count("\n") == 1
     assert run(tmp_path, bundle, face_models, tmp_path / "no-such.mp4") == 1
     assert "no camera or file" in capsys.readouterr().err

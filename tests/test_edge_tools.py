@@ -12,6 +12,7 @@ from edge.cli.eval import main as edge_eval
 from edge.cli.models import main as edge_models
 from edge.cli.report import main as edge_report
 from edge.counts import CountStore
+from edge.paths import SHIPPED_MODELS
 
 
 def test_edge_eval_scores_crops_on_the_device_backend(tmp_path, bundle, mask_images):
@@ -29,6 +30,29 @@ def test_edge_eval_scores_crops_on_the_device_backend(tmp_path, bundle, mask_ima
     diagonal = sum(result["confusion"][i][i] for i in range(2))
     assert result["accuracy"] == pytest.approx(diagonal / 10)
     assert set(result["per_class"]) == {"with_mask", "without_mask"}
+
+
+@pytest.mark.parametrize("name, size", [("default", 128), ("fast", 112)])
+def test_shipped_models_are_chosen_by_name_and_tell_masks_apart(name, size, tmp_path, mask_images, capsys):
+    data = tmp_path / "crops"
+    for label in ("with_mask", "without_mask"):
+        (data / label).mkdir(parents=True)
+        for path in sorted((mask_images / label).glob("*.jpg"))[::40]:
+            (data / label / path.name).write_bytes(path.read_bytes())
+    for backend in ("litert-int8", "onnx-int8"):
+        assert edge_eval(["--model", name, "--data", str(data), "--json", str(tmp_path / "e.json"),
+                          "--backend", backend]) == 0
+        result = json.loads((tmp_path / "e.json").read_text())
+        # whole pictures, scenes among them, not face crops: well above chance, not the model card's figure
+        assert result["accuracy"] >= 0.9, (backend, result)
+    assert f"{size} px" in capsys.readouterr().out
+
+
+def test_a_model_that_is_neither_a_path_nor_shipped_names_the_shipped_ones(tmp_path, capsys):
+    (tmp_path / "crops" / "with_mask").mkdir(parents=True)
+    assert edge_eval(["--model", "fastest", "--data", str(tmp_path / "crops")]) == 1
+    assert capsys.readouterr().err == ("edge-eval: error: no model at fastest — give an exported bundle's folder, "
+                                       "or a shipped model: default, fast\n")
 
 
 def test_edge_eval_refuses_folders_that_are_not_labels(tmp_path, bundle, capsys):
@@ -156,14 +180,17 @@ def opencv_threads():
     cv2.setNumThreads(before)
 
 
-def test_edge_bench_threads_bound_the_detector_too(tmp_path, bundle, face_models, opencv_threads):
+def test_edge_bench_threads_bound_the_detector_too(tmp_path, face_models, opencv_threads):
     from edge.cli.bench import main as edge_bench
 
     out = tmp_path / "bench.json"
-    assert edge_bench(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
+    assert edge_bench(["--model", "fast", "--detector", "yunet", "--detector-dir", str(face_models),
                        "--threads", "1", "--frames", "2", "--warmup", "1", "--json", str(out)]) == 0
     assert cv2.getNumThreads() == 1  # "one thread" is the whole pipeline's, not only the classifier's
-    assert json.loads(out.read_text())["runs"][0]["threads"] == 1
+    result = json.loads(out.read_text())
+    assert result["runs"][0]["threads"] == 1
+    assert set(result["machine"]["model_sha256"]) == {p.name for p in (SHIPPED_MODELS / "fast").iterdir()
+                                                      if p.suffix in (".tflite", ".onnx")}
 
 
 def test_edge_run_detector_threads_come_from_config(bundle, face_models, opencv_threads):

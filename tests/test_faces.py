@@ -108,6 +108,21 @@ def test_eye_pairs_become_face_boxes_and_lone_or_mismatched_eyes_do_not():
     assert pair_eyes(np.array([left, [140, 100, 45, 45]])).shape == (0, 4)  # sizes differ too much
 
 
+@pytest.mark.parametrize("side", [150, 300, 450])
+def test_eye_pairs_find_small_and_large_faces_at_their_size(side):
+    """Pairs of eyes of 20 px and of 70 px must both become one face box of the right size, in the right place."""
+    from edge.cli.bench import FACE
+
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[10:10 + side, 100:100 + side] = cv2.resize(cv2.imread(str(FACE)), (side, side), interpolation=cv2.INTER_AREA)
+    faces = create_detector("haar").detect(frame)
+    assert len(faces) == 1
+    x, y, w, h, _ = faces[0]
+    # in the bundled portrait the face is 0.46-0.48 of its width, centred at 0.40 across, eyes at 0.38 down
+    assert 0.42 * side < w < 0.52 * side
+    assert abs((x + w / 2 - 100) / side - 0.40) < 0.04 and abs((y + 0.4 * h - 10) / side - 0.38) < 0.04
+
+
 def test_haar_fallback_finds_masked_faces_about_as_often_as_unmasked(mask_images):
     """OpenCV's frontal cascade keys on nose and mouth; the eye-pair setup must not be blind to masks."""
     from edge.detectors.haar import HaarConfig, HaarDetector

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .. import manifest as manifests
 from ..errors import ConfigError
+from ..paths import model_path
 from .base import Classifier
 
 BACKENDS = ("litert-int8", "litert-fp32", "onnx-int8", "onnx-fp32")
@@ -24,12 +25,12 @@ def _default_backend(manifest) -> str:
 
 def load_classifier(model: Path | str, backend: str | None = None, threads: int = 1) -> Classifier:
     """The classifier for a model bundle (folder, or tarball from `make package`), its manifest.json,
-    or one artifact file in it.
+    one artifact file in it, or the name of a bundle shipped in the package (``default``, ``fast``).
 
     ``backend``: one of BACKENDS, or "litert"/"onnx" for that interpreter's int8 artifact;
     by default the file given, else LiteRT int8 where LiteRT is installed.
     """
-    model = Path(model)
+    model = model_path(model)
     scratch = None
     if manifests.is_packed(model):
         scratch = tempfile.TemporaryDirectory(prefix="edge-model-")

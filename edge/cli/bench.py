@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import SpeedConfig
-from ..paths import DEFAULT_MODEL, detector_dir
+from ..paths import DEFAULT_MODEL, detector_dir, model_path
 
 STAGES = ("capture", "detect", "crop", "classify", "track", "total")
 FACE = Path(__file__).resolve().parents[1] / "assets" / "face.jpg"
@@ -199,7 +199,8 @@ def machine(model: str) -> dict:
     info["versions"] = versions
     from .. import manifest as manifests
 
-    bundle = Path(model) if Path(model).is_dir() else Path(model).parent
+    path = model_path(model)
+    bundle = path if path.is_dir() else path.parent
     info["model_sha256"] = {a.file: a.sha256 for a in manifests.load(bundle).artifacts}
     return info
 
