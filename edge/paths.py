@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from .errors import ModelFileError
+from .manifest import is_packed
 
 # The models trained and exported by this project's own pipeline ship inside the package.
 SHIPPED_MODELS = Path(__file__).parent / "models"
@@ -17,7 +18,7 @@ def shipped_models() -> list[str]:
 def model_path(value: Path | str) -> Path:
     """A model bundle, manifest or artifact given by path, or a shipped bundle by name (``fast``)."""
     path = Path(value)
-    if path.exists():
+    if path.exists() or is_packed(path):  # a missing tarball gets unpack's own advice
         return path
     if len(path.parts) == 1 and path.name in shipped_models():
         return SHIPPED_MODELS / path.name
