@@ -116,6 +116,9 @@ bench: setup ## edge-bench on EXPORT (all four artifacts): backends, edge-run's 
 		--detect-every 3 --motion-gate --json runs/bench-fast.json
 	$(VENV)/bin/edge-bench --model $(EXPORT) --detector haar yunet --detector-dir $(DETECTORS) --faces 0 1 3 \
 		--detect-every 1 3 --motion-gate --motion-regions --json runs/bench-regions.json
+	@# the narrow shipped model, every face classified: its classify stage against the one above
+	$(VENV)/bin/edge-bench --model fast --detector yunet --detector-dir $(DETECTORS) --faces 1 3 --settled none \
+		--backend litert-int8 onnx-int8 --json runs/bench-fast-model.json
 	$(PY) tools/pi_projection.py runs/bench.json runs/bench-default.json runs/bench-fast.json runs/bench-regions.json \
 		--detector-dir $(DETECTORS)
 
