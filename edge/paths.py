@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 from .errors import ModelFileError
-from .manifest import is_packed
+from .manifest import MANIFEST_NAME, is_packed
 
 # The models trained and exported by this project's own pipeline ship inside the package.
 SHIPPED_MODELS = Path(__file__).parent / "models"
@@ -12,7 +12,7 @@ DEFAULT_MODEL = SHIPPED_MODELS / "default"
 
 
 def shipped_models() -> list[str]:
-    return sorted(p.name for p in SHIPPED_MODELS.iterdir() if (p / "manifest.json").is_file())
+    return sorted(p.name for p in SHIPPED_MODELS.iterdir() if (p / MANIFEST_NAME).is_file())
 
 
 def model_path(value: Path | str) -> Path:
