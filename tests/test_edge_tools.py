@@ -15,12 +15,17 @@ from edge.counts import CountStore
 from edge.paths import SHIPPED_MODELS
 
 
-def test_edge_eval_scores_crops_on_the_device_backend(tmp_path, bundle, mask_images):
-    data = tmp_path / "crops"
+def pictures_folder(data, mask_images, picks: slice):
+    """A folder per label with the pictures of ../shared that ``picks`` selects."""
     for label in ("with_mask", "without_mask"):
         (data / label).mkdir(parents=True)
-        for path in sorted((mask_images / label).glob("*.jpg"))[5:45:8]:
+        for path in sorted((mask_images / label).glob("*.jpg"))[picks]:
             (data / label / path.name).write_bytes(path.read_bytes())
+    return data
+
+
+def test_edge_eval_scores_crops_on_the_device_backend(tmp_path, bundle, mask_images):
+    data = pictures_folder(tmp_path / "crops", mask_images, slice(5, 45, 8))
     (data / "with_mask" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 nope")
     assert edge_eval(["--model", str(bundle), "--data", str(data), "--json", str(tmp_path / "e.json"),
                       "--backend", "onnx-int8"]) == 0
@@ -34,11 +39,7 @@ def test_edge_eval_scores_crops_on_the_device_backend(tmp_path, bundle, mask_ima
 
 @pytest.mark.parametrize("name, size", [("default", 128), ("fast", 112)])
 def test_shipped_models_are_chosen_by_name_and_tell_masks_apart(name, size, tmp_path, mask_images, capsys):
-    data = tmp_path / "crops"
-    for label in ("with_mask", "without_mask"):
-        (data / label).mkdir(parents=True)
-        for path in sorted((mask_images / label).glob("*.jpg"))[::40]:
-            (data / label / path.name).write_bytes(path.read_bytes())
+    data = pictures_folder(tmp_path / "crops", mask_images, slice(None, None, 40))
     for backend in ("litert-int8", "onnx-int8"):
         assert edge_eval(["--model", name, "--data", str(data), "--json", str(tmp_path / "e.json"),
                           "--backend", backend]) == 0
@@ -141,6 +142,18 @@ def test_edge_bench_reports_every_stage_and_flags_regressions(tmp_path, bundle, 
                        "--backend", "onnx-int8", "--faces", "2", "--frames", "3", "--warmup", "1",
                        "--compare", str(tmp_path / "old.json")]) == 1
     assert "regression: yunet/onnx-int8/1/2/1/False/False" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag, value", [("--detect-every", "0"), ("--frames", "0"), ("--threads", "0"),
+                                         ("--warmup", "-1")])
+def test_edge_bench_refuses_counts_it_cannot_run_in_one_line(flag, value, capsys):
+    from edge.cli.bench import main as edge_bench
+
+    with pytest.raises(SystemExit) as exited:
+        edge_bench([flag, value])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.strip().splitlines()[-1].startswith(
+        f"edge-bench: error: argument {flag}: '{value}' is not a whole number of at least")
 
 
 def test_edge_bench_measures_the_fast_path(tmp_path, bundle, face_models):

@@ -44,23 +44,36 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--detector-dir", default=None, help="detector files (default: edge-models' folder)")
     p.add_argument("--backend", nargs="+", default=["litert-int8"],
                    choices=("litert-int8", "litert-fp32", "onnx-int8", "onnx-fp32"))
-    p.add_argument("--threads", nargs="+", type=int, default=[1],
+    p.add_argument("--threads", nargs="+", type=_at_least(1), default=[1],
                    help="threads of the classifier and of OpenCV (the detector)")
     p.add_argument("--faces", nargs="+", type=int, default=[1], choices=range(4),
                    help="faces per synthetic frame")
-    p.add_argument("--detect-every", nargs="+", type=int, default=[1], help="detect on every k-th frame")
+    p.add_argument("--detect-every", nargs="+", type=_at_least(1), default=[1], help="detect on every k-th frame")
     p.add_argument("--motion-gate", action="store_true", help="skip detection while nothing moves")
     p.add_argument("--motion-regions", action="store_true",
                    help="search only changed parts of the frame and around tracked faces")
     p.add_argument("--settled", type=_optional_float, default=SpeedConfig().settled,
                    help="stop classifying counted people this sure of their label ('none': never stop)")
-    p.add_argument("--frames", type=int, default=200, help="timed frames per cell")
-    p.add_argument("--warmup", type=int, default=20, help="untimed frames first")
+    p.add_argument("--frames", type=_at_least(1), default=200, help="timed frames per cell")
+    p.add_argument("--warmup", type=_at_least(0), default=20, help="untimed frames first")
     p.add_argument("--json", type=Path, default=None, help="write the results here")
     p.add_argument("--compare", type=Path, default=None, help="an earlier --json to check for regressions")
     p.add_argument("--tolerance", type=float, default=0.15, help="slowdown of total p50 counted as regression")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
+
+
+def _at_least(minimum: int):
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least {minimum}")
+        return value
+
+    return whole_number
 
 
 def _optional_float(text: str) -> float | None:
