@@ -85,17 +85,23 @@ def downscale_for_detection(frame: np.ndarray, max_side: int) -> tuple[np.ndarra
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA), factor
 
 
-def search_regions(boxes, width: int, height: int, pad: float, min_side: int) -> np.ndarray:
-    """Regions ``(x0, y0, x1, y1)`` covering every box grown by ``pad`` (a fraction of its size)
-    and to at least ``min_side`` px, clipped to the frame, overlapping ones merged into one.
+def search_regions(boxes, width: int, height: int, pad: float, min_side: int, face_widths=None) -> np.ndarray:
+    """Regions ``(x0, y0, x1, y1, smallest, largest)`` covering every box grown by ``pad`` (a fraction
+    of its size on each side; one for all boxes or one per box) and to at least ``min_side`` px,
+    clipped to the frame, overlapping ones merged into one.
 
     The detector searches these instead of the whole frame; merging keeps a face that spans
-    two grown boxes inside one region.
+    two grown boxes inside one region. ``face_widths``: per box, the ``(smallest, largest)`` face
+    width expected in it, NaN where nothing is known (the default). A merged region expects the
+    widths of all its members that have any: a change that touches a tracked face is taken to be
+    that person moving. A region that expects nothing keeps NaN: search it for every size.
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    widths = np.full((len(boxes), 2), np.nan) if face_widths is None else np.asarray(face_widths, np.float64)
     centre = boxes[:, :2] + boxes[:, 2:] / 2
+    pad = np.broadcast_to(np.asarray(pad, dtype=np.float64), len(boxes))[:, None]
     half = np.maximum(boxes[:, 2:] * (0.5 + pad), min_side / 2)
-    regions = list(np.hstack([centre - half, centre + half]))
+    regions = list(np.hstack([centre - half, centre + half, widths.reshape(-1, 2)]))
     i = 0
     while i < len(regions):
         a = regions[i]
@@ -106,16 +112,21 @@ def search_regions(boxes, width: int, height: int, pad: float, min_side: int) ->
             i += 1
         else:  # the grown region may now reach one already passed: look again from the start
             b = regions.pop(j)
-            regions[i] = np.concatenate([np.minimum(a[:2], b[:2]), np.maximum(a[2:], b[2:])])
+            # fmin/fmax skip NaN: a region of unknown widths takes on the other's
+            regions[i] = np.concatenate([np.minimum(a[:2], b[:2]), np.maximum(a[2:4], b[2:4]),
+                                         [np.fmin(a[4], b[4]), np.fmax(a[5], b[5])]])
             i = 0
-    out = np.asarray(regions, dtype=np.float64).reshape(-1, 4)
-    out = np.rint(np.clip(out, 0, [width, height, width, height])).astype(int)
+    out = np.asarray(regions, dtype=np.float64).reshape(-1, 6)
+    out[:, :4] = np.rint(np.clip(out[:, :4], 0, [width, height, width, height]))
     return out[(out[:, 2] > out[:, 0]) & (out[:, 3] > out[:, 1])]
 
 
-def regions_area(regions: np.ndarray) -> float:
-    """Pixels covered by regions ``(x0, y0, x1, y1)`` that do not overlap."""
-    regions = np.asarray(regions, dtype=np.float64).reshape(-1, 4)
+def regions_area(regions: np.ndarray, unbounded_only: bool = False) -> float:
+    """Pixels covered by ``search_regions``' regions (they do not overlap); with ``unbounded_only``,
+    only by those that expect no particular face width, which a detector searches for every size."""
+    regions = np.asarray(regions, dtype=np.float64).reshape(-1, 6)
+    if unbounded_only:
+        regions = regions[np.isnan(regions[:, 4])]
     return float(np.sum((regions[:, 2] - regions[:, 0]) * (regions[:, 3] - regions[:, 1])))
 
 

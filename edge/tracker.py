@@ -4,9 +4,15 @@ A track is confirmed after ``min_hits`` detections; it is counted at that moment
 the label decided over every classification the track has had so far (the mean of its
 probabilities), not over a single frame. Someone standing ten seconds in the doorway is one
 track and one count.
+
+A face is matched where its track is heading, not where it was last seen: each track keeps
+the speed its face moved at between detections. A detector that misses a walking face for a
+few detections in a row (Haar's eye pairs on some faces, or any detector run on every k-th
+frame only) would otherwise find it too far from its old box, start a second track and count
+the person twice.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,10 +30,19 @@ class Track:
     counted: bool = False
     label: int | None = None  # decided when counted
     confidence: float = 0.0
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # px per detection, of the box's centre
+
+    def predicted_box(self) -> np.ndarray:
+        """Where the face should be at the coming detection, if it kept its speed."""
+        return self.box + np.concatenate([self.velocity * (self.misses + 1), [0.0, 0.0]])
 
     @property
     def mean_probabilities(self) -> np.ndarray:
         return self.probability_sum / self.hits
+
+
+def centre(box: np.ndarray) -> np.ndarray:
+    return box[:2] + box[2:] / 2
 
 
 class Tracker:
@@ -50,7 +65,7 @@ class Tracker:
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         assigned: list[Track | None] = [None] * len(boxes)
         if self.tracks and len(boxes):
-            overlap = iou_matrix(np.array([t.box for t in self.tracks]), boxes)
+            overlap = iou_matrix(np.array([t.predicted_box() for t in self.tracks]), boxes)
             # Greedy by overlap: the clearest matches first.
             for t_index, b_index in zip(*np.unravel_index(np.argsort(-overlap, axis=None), overlap.shape),
                                         strict=True):
@@ -82,6 +97,10 @@ class Tracker:
                 self._next_id += 1
                 self.tracks.append(track)
                 assigned[index] = track
+            else:
+                moved = (centre(boxes[index]) - centre(track.box)) / (track.misses + 1)
+                # Half old, half new: a detector's box jitters a few pixels from frame to frame.
+                track.velocity = moved if track.hits == 1 else (track.velocity + moved) / 2
             track.box, track.misses = boxes[index], 0
             track.hits += 1
             track.probability_sum += probabilities[index]

@@ -63,15 +63,27 @@ def test_search_regions_grow_boxes_clip_to_the_frame_and_merge_overlaps():
                              pad=0.5, min_side=60)
     # the first two grow to 80x80 around (120, 120) and (150, 130), overlap, and become one;
     # the third grows to the 60-px floor around (505, 15) and is clipped at the top
-    assert sorted(map(tuple, regions)) == [(80, 80, 190, 170), (475, 0, 535, 45)]
-    assert regions_area(regions) == 110 * 90 + 60 * 45
-    assert search_regions(np.zeros((0, 4)), 640, 480, 0.5, 60).shape == (0, 4)
+    assert sorted(map(tuple, regions[:, :4].astype(int).tolist())) == [(80, 80, 190, 170), (475, 0, 535, 45)]
+    assert np.isnan(regions[:, 4:]).all()  # no face widths given: any size may be there
+    assert regions_area(regions) == regions_area(regions, unbounded_only=True) == 110 * 90 + 60 * 45
+    assert search_regions(np.zeros((0, 4)), 640, 480, 0.5, 60).shape == (0, 6)
+
+
+def test_a_change_touching_a_tracked_face_is_searched_for_that_face_s_widths_and_others_for_any():
+    nan = np.nan
+    boxes = [(100, 100, 50, 50), (160, 100, 40, 40), (120, 90, 60, 60), (400, 300, 30, 30)]
+    widths = [(nan, nan), (30, 60), (45, 80), (nan, nan)]  # two changed patches, two tracked faces
+    regions = search_regions(boxes, 640, 480, pad=[0.0, 0.25, 0.25, 0.0], min_side=0, face_widths=widths)
+    # the first patch and both faces overlap: one region, for the faces' widths; the far patch: any
+    assert regions.tolist()[0] == [100.0, 75.0, 210.0, 165.0, 30.0, 80.0]
+    assert regions[1, :4].tolist() == [400, 300, 430, 330] and np.isnan(regions[1, 4:]).all()
+    assert regions_area(regions, unbounded_only=True) == 30 * 30
 
 
 def test_search_regions_merge_a_chain_that_only_overlaps_after_merging():
     # the second box overlaps neither the first nor the third, only the region the two make
     regions = search_regions([(0, 0, 10, 10), (12, 0, 8, 6), (8, 8, 12, 12)], 100, 100, pad=0.0, min_side=0)
-    assert regions.tolist() == [[0, 0, 20, 20]]
+    assert regions[:, :4].tolist() == [[0, 0, 20, 20]]
 
 
 def test_changed_boxes_outline_each_moving_patch_in_frame_pixels():

@@ -123,6 +123,28 @@ def test_eye_pairs_find_small_and_large_faces_at_their_size(side):
     assert abs((x + w / 2 - 100) / side - 0.40) < 0.04 and abs((y + 0.4 * h - 10) / side - 0.38) < 0.04
 
 
+@pytest.mark.parametrize("setup", ["eyes", "frontal"])
+def test_haar_searches_a_region_only_for_the_face_widths_expected_there(setup):
+    """The fast path looks for a tracked face at its own width: its own is found, larger ones (the costly
+    part of a search) are skipped. (Smaller eye windows still fire on a face's eyes, so a search for
+    smaller faces may find it too.)"""
+    from edge.cli.bench import FACE
+    from edge.detectors.haar import HaarConfig, HaarDetector
+
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[10:310, 100:400] = cv2.resize(cv2.imread(str(FACE)), (300, 300), interpolation=cv2.INTER_AREA)
+    detector = HaarDetector(HaarConfig(setup=setup))
+    (x, y, width, height, _), = detector.detect(frame)
+
+    def found(smallest, largest):
+        region = np.array([[50, 0, 450, 400, smallest, largest]], np.float64)
+        return detector.detect(frame, region)
+
+    (same,) = found(width / 1.33, width * 1.33)
+    np.testing.assert_allclose(same[:4], [x, y, width, height], atol=0.1 * width)  # fewer sizes, fewer neighbours
+    assert len(found(width * 3, width * 4)) == 0
+
+
 def test_haar_fallback_finds_masked_faces_about_as_often_as_unmasked(mask_images):
     """OpenCV's frontal cascade keys on nose and mouth; the eye-pair setup must not be blind to masks."""
     from edge.detectors.haar import HaarConfig, HaarDetector

@@ -52,3 +52,18 @@ def test_label_is_decided_over_the_track_not_one_frame():
     for box, p in zip(boxes, probabilities, strict=True):
         _, confirmed = tracker.update(box[None], p[None])
     assert confirmed[0].label == 0
+
+
+def test_a_walking_face_missed_for_several_detections_is_found_where_it_was_heading():
+    """Detection on every 3rd frame of a 10 px/frame walk: 30 px between detections, and gaps of three
+    missed detections (120 px) leave no overlap with the last box; the track's speed bridges them."""
+    tracker = Tracker(violation_index=1, threshold=0.5, min_hits=3)
+    seen = [0, 1, 5, 9, 10]  # the detections that found the face
+    tracks = []
+    for detection, box in enumerate(walk(0, 11, step=30.0)):
+        if detection in seen:
+            (track,), _ = tracker.update(box[None], WITHOUT[None])
+            tracks.append(track.id)
+        else:
+            tracker.update(np.zeros((0, 4)), np.zeros((0, 2)))
+    assert len(set(tracks)) == 1

@@ -49,7 +49,9 @@ class FaceDetector(ABC):
     def detect(self, frame_bgr: np.ndarray, regions: np.ndarray | None = None) -> np.ndarray:
         """Faces as rows ``(x, y, w, h, score)`` in pixels of ``frame_bgr``.
 
-        ``regions``: search only these ``(x0, y0, x1, y1)`` parts of the frame (None: all of it).
+        ``regions``: search only these parts of the frame (None: all of it), rows
+        ``(x0, y0, x1, y1, smallest, largest)`` as ``crops.search_regions`` makes them, the last two
+        the face widths expected there (NaN: any).
         """
         if regions is not None and len(regions) == 0:
             return NO_FACES  # nothing changed and nobody tracked: skip even the preparation
@@ -59,8 +61,10 @@ class FaceDetector(ABC):
             faces = self._detect(prepared)
         else:
             found = [NO_FACES]
-            for x0, y0, x1, y1 in np.rint(np.asarray(regions).reshape(-1, 4) * factor).astype(int):
-                part = self._detect(prepared[y0:y1, x0:x1])
+            for x0, y0, x1, y1, smallest, largest in np.asarray(regions, dtype=np.float64).reshape(-1, 6):
+                x0, y0, x1, y1 = np.rint(np.array([x0, y0, x1, y1]) * factor).astype(int)
+                widths = None if np.isnan(smallest) else (smallest * factor, largest * factor)
+                part = self._detect(prepared[y0:y1, x0:x1], widths)
                 if len(part):
                     found.append(part + [x0, y0, 0, 0, 0])
             faces = np.vstack(found)
@@ -79,5 +83,10 @@ class FaceDetector(ABC):
         return frame_bgr
 
     @abstractmethod
-    def _detect(self, prepared: np.ndarray) -> np.ndarray:
-        """Rows ``(x, y, w, h, score)`` on ``_prepare``'s image or a part of it."""
+    def _detect(self, prepared: np.ndarray, face_widths: tuple[float, float] | None = None) -> np.ndarray:
+        """Rows ``(x, y, w, h, score)`` on ``_prepare``'s image or a part of it.
+
+        ``face_widths``: the smallest and largest face width expected there, in its pixels (None:
+        any). A detector that searches size by size (Haar) skips the others; a network that sees
+        every size in one pass has nothing to skip.
+        """

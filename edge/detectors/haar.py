@@ -27,13 +27,16 @@ class HaarConfig:
     min_face: int = 40  # px on the downscaled frame, for the frontal cascade
 
 
+# How eyes of one face lie (pair_eyes): sizes within 1.5x, centres level within half an eye
+# size and 1.2 to 3.5 eye sizes apart; the face is 2.5 eye distances wide.
+SIZE_RATIO, LEVEL, SPACING, FACE_PER_DISTANCE = 1.5, 0.5, (1.2, 3.5), 2.5
+
+
 def pair_eyes(eyes: np.ndarray) -> np.ndarray:
     """Face boxes ``(x, y, w, h)`` from eye boxes that can be a left and right eye of one face.
 
-    Two eyes pair when their sizes differ by at most 1.5x, they sit level (centres within
-    half an eye size vertically) and 1.2 to 3.5 eye sizes apart. The face is 2.5 eye
-    distances wide and as high, with the eyes 40% of the way down, as in the frontal
-    cascade's own boxes.
+    Two eyes pair when they lie as a face's eyes do (the constants above). The face box is as
+    high as wide, with the eyes 40% of the way down, as in the frontal cascade's own boxes.
     """
     eyes = np.asarray(eyes, dtype=np.float64).reshape(-1, 4)
     centres = eyes[:, :2] + eyes[:, 2:] / 2
@@ -45,13 +48,19 @@ def pair_eyes(eyes: np.ndarray) -> np.ndarray:
                 continue
             size = (sizes[i] + sizes[j]) / 2
             distance = centres[j, 0] - centres[i, 0]
-            if (max(sizes[i], sizes[j]) / min(sizes[i], sizes[j]) <= 1.5
-                    and abs(centres[j, 1] - centres[i, 1]) <= 0.5 * size
-                    and 1.2 * size <= distance <= 3.5 * size):
+            if (max(sizes[i], sizes[j]) / min(sizes[i], sizes[j]) <= SIZE_RATIO
+                    and abs(centres[j, 1] - centres[i, 1]) <= LEVEL * size
+                    and SPACING[0] * size <= distance <= SPACING[1] * size):
                 middle = (centres[i] + centres[j]) / 2
-                width = 2.5 * distance
+                width = FACE_PER_DISTANCE * distance
                 faces.append([middle[0] - width / 2, middle[1] - 0.4 * width, width, width])
     return np.asarray(faces, dtype=np.float64).reshape(-1, 4)
+
+
+def eye_sizes(smallest_face: float, largest_face: float) -> tuple[int, int]:
+    """The eye sizes that ``pair_eyes`` can turn into faces between these widths."""
+    return (int(smallest_face / (FACE_PER_DISTANCE * SPACING[1])),
+            int(np.ceil(largest_face / (FACE_PER_DISTANCE * SPACING[0]))))
 
 
 def _cascade(filename: str) -> cv2.CascadeClassifier:
@@ -77,13 +86,20 @@ class HaarDetector(FaceDetector):
     def _prepare(self, frame_bgr: np.ndarray) -> np.ndarray:
         return self._contrast.apply(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY))
 
-    def _detect(self, gray: np.ndarray) -> np.ndarray:
+    def _detect(self, gray: np.ndarray, face_widths: tuple[float, float] | None = None) -> np.ndarray:
+        # Sizes beyond the expected faces are skipped: OpenCV's scale loop steps its window 1 px at
+        # a time past twice the cascade's size, so the large sizes cost most of a search. A size of
+        # (0, 0) is OpenCV's "no limit".
         if self.config.setup == "frontal":
-            side = self.config.min_face
-            boxes = np.asarray(self._cascade.detectMultiScale(gray, 1.1, 5, minSize=(side, side)), np.float64)
+            smallest, largest = (0, 0) if face_widths is None else face_widths
+            side = max(self.config.min_face, int(smallest))
+            boxes = np.asarray(self._cascade.detectMultiScale(
+                gray, 1.1, 5, minSize=(side, side), maxSize=(int(np.ceil(largest)),) * 2), np.float64)
         else:
             # The eye cascade's own 20-px window is the smallest eye it finds (faces of about 100 px).
-            eyes = self._cascade.detectMultiScale(gray, 1.1, 3)
+            smallest, largest = (0, 0) if face_widths is None else eye_sizes(*face_widths)
+            eyes = self._cascade.detectMultiScale(gray, 1.1, 3, minSize=(smallest, smallest),
+                                                  maxSize=(largest, largest))
             boxes = pair_eyes(eyes)
             if len(boxes):
                 # Several eye pairs (eyebrows, glasses) land on one face: merge them into one box.

@@ -53,7 +53,7 @@ class SsdDetector(FaceDetector):
         self.config = config
         self._net = _load_net(Path(config.model_dir))
 
-    def _detect(self, frame_bgr: np.ndarray) -> np.ndarray:
+    def _detect(self, frame_bgr: np.ndarray, face_widths=None) -> np.ndarray:
         height, width = frame_bgr.shape[:2]
         size = self.config.input_size
         blob = cv2.dnn.blobFromImage(frame_bgr, 1.0, (size, size), (104.0, 177.0, 123.0))

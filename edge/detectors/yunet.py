@@ -47,7 +47,7 @@ class YunetDetector(FaceDetector):
         )
         self._input_size = (320, 320)
 
-    def _detect(self, frame_bgr: np.ndarray) -> np.ndarray:
+    def _detect(self, frame_bgr: np.ndarray, face_widths=None) -> np.ndarray:
         height, width = frame_bgr.shape[:2]
         if (width, height) != self._input_size:
             self._net.setInputSize((width, height))
