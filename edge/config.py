@@ -69,8 +69,9 @@ class TrackerConfig:
 class SpeedConfig:
     """The fast path: spend the CPU on frames and faces where something can change."""
 
-    detect_every: int = option(1, "run the face detector on every k-th frame; between, faces keep their "
-                               "tracked boxes and labels", minimum=1)
+    detect_every: int = option(1, "run the face detector on every k-th frame (on every frame while someone "
+                               "in view is not counted yet); between, faces keep their tracked boxes "
+                               "and labels", minimum=1)
     motion_gate: bool = option(False, "skip detection while nobody is tracked and the frame has not changed "
                                "since the detector last looked (an idle doorway)")
     motion_threshold: float = option(0.003, "share of pixels that must change to open the motion gate",

@@ -1,10 +1,10 @@
 """One frame through the chain: detect, crop, classify (one call), track, count.
 
-The fast path (``SpeedConfig``) leaves out work that cannot change a count: detection on
-every k-th frame only, with faces kept at their tracked boxes in between; no detection at
-all while nobody is tracked and nothing has moved; a search of only the changed parts of the
-frame and the tracked faces; no classification of a person who is already counted and whose
-label has settled.
+The fast path (``SpeedConfig``) leaves out work that should not change a count: detection on
+every k-th frame only once everyone in view is counted, with faces kept at their tracked boxes
+in between; no detection at all while nobody is tracked and nothing has moved; a search of only
+the changed parts of the frame and the tracked faces, those for the tracked face's width only;
+no classification of a person who is already counted and whose label has settled.
 """
 
 from dataclasses import dataclass
@@ -22,8 +22,9 @@ REGION_PAD = 0.25  # of a box's size on each side: faces move between detections
 REGION_MIN_SIDE = 0.25  # of the frame's longer side: a changed patch may be only part of a face
 MOSTLY = 0.5  # regions of any face size covering more of the frame than this: one whole-frame search costs less
 # A tracked face is looked for at its own width, give or take this factor: at ten detections a
-# second, someone walking at the camera changes size by under 10% between two of them.
-RESIZE = 1.33
+# second, someone walking at the camera changes size by under 10% between two of them, and eye
+# pairs put a face's box within about 10% of its size.
+RESIZE = 1.2
 
 
 @dataclass
@@ -97,7 +98,9 @@ class Pipeline:
         lap = lap or (lambda stage: None)
         if independent:
             self.tracker.reset()
-        due = independent or self.frames % self.detect_every == 0
+        # Someone new is looked at on every frame until counted: fewer looks would leave a face
+        # the detector finds in only some frames short of min_hits, and that person uncounted.
+        due = independent or self.frames % self.detect_every == 0 or self.tracker.someone_new()
         small = thumbnail(image) if due and self.motion is not None else None
         changed = None if small is None else self.motion.changes(small)  # one difference for gate and regions
         detect = independent or (due and self._should_detect(changed))

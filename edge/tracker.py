@@ -60,6 +60,10 @@ class Tracker:
         """Tracks the last detection saw."""
         return [t for t in self.tracks if t.misses == 0]
 
+    def someone_new(self) -> bool:
+        """Whether a track is not counted yet."""
+        return any(not t.counted for t in self.tracks)
+
     def match(self, boxes: np.ndarray) -> list[Track | None]:
         """The existing track of each box, or None for a new face; changes nothing."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)

@@ -96,11 +96,13 @@ def test_haar_fastest_settings_count_what_every_frame_detection_counts(classifie
 def test_detection_every_third_frame_keeps_faces_at_their_tracked_boxes(detector, classifier, face, tmp_path):
     pipe, _ = pipeline(detector, classifier, tmp_path, detect_every=3)
     results = [pipe.process(frame) for frame in people_walking(face, 1, 30, gap=0, step=0)]
-    assert pipe.detections == 10
+    # Every frame while the person is new (counted at min_hits = 3, on frame 2), then every 3rd.
+    assert [bool(r.counted) for r in results[:4]] == [False, False, True, False]
+    assert pipe.detections == 3 + 9
     tracked = [r.faces for r in results]
     assert all(len(faces) == 1 for faces in tracked)
     assert len({faces[0].track for faces in tracked}) == 1
-    assert tracked[1][0].box == tracked[0][0].box  # a skipped frame shows the last detected box
+    assert tracked[4][0].box == tracked[3][0].box  # a skipped frame shows the last detected box
 
 
 def test_motion_gate_skips_an_idle_doorway_and_opens_for_a_person(detector, classifier, face, tmp_path):
