@@ -115,7 +115,7 @@ bench: setup ## edge-bench on EXPORT (all four artifacts): backends, edge-run's 
 	$(VENV)/bin/edge-bench --model $(EXPORT) --detector haar yunet --detector-dir $(DETECTORS) --faces 0 1 3 \
 		--detect-every 3 --motion-gate --json runs/bench-fast.json
 	$(VENV)/bin/edge-bench --model $(EXPORT) --detector haar yunet --detector-dir $(DETECTORS) --faces 0 1 3 \
-		--detect-every 1 3 --motion-gate --motion-regions --json runs/bench-regions.json
+		--detect-every 1 3 4 --motion-gate --motion-regions --json runs/bench-regions.json
 	@# the narrow shipped model, every face classified: its classify stage against the one above
 	$(VENV)/bin/edge-bench --model fast --detector yunet --detector-dir $(DETECTORS) --faces 1 3 --settled none \
 		--backend litert-int8 onnx-int8 --json runs/bench-fast-model.json

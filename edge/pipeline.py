@@ -79,7 +79,8 @@ class Pipeline:
             return None
         height, width = image.shape[:2]
         # Where each tracked face was last seen and where it is heading: if it stopped, it is still there.
-        tracked = np.array([box for t in self.tracker.tracks for box in (t.box, t.predicted_box())]).reshape(-1, 4)
+        tracked = np.array([box for t in self.tracker.tracks
+                            for box in (t.box, t.predicted_box(self.tracker.frame))]).reshape(-1, 4)
         patches = changed_boxes(changed, width, height)
         widths = np.vstack([np.full((len(patches), 2), np.nan),
                             np.column_stack([tracked[:, 2] / RESIZE, tracked[:, 2] * RESIZE])])
@@ -106,6 +107,7 @@ class Pipeline:
         detect = independent or (due and self._should_detect(changed))
         self.frames += 1
         if not detect:
+            self.tracker.skip()
             lap("detect")
             return self._tracked_only()
         regions = None if independent else self._search_regions(image, changed)

@@ -6,7 +6,8 @@ probabilities), not over a single frame. Someone standing ten seconds in the doo
 track and one count.
 
 A face is matched where its track is heading, not where it was last seen: each track keeps
-the speed its face moved at between detections. A detector that misses a walking face for a
+the speed its face moved at, in pixels per frame (frames without a detection count too, through
+``skip``, so detection on every k-th frame and on every frame mix). A detector that misses a walking face for a
 few detections in a row (Haar's eye pairs on some faces, or any detector run on every k-th
 frame only) would otherwise find it too far from its old box, start a second track and count
 the person twice.
@@ -30,11 +31,12 @@ class Track:
     counted: bool = False
     label: int | None = None  # decided when counted
     confidence: float = 0.0
-    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # px per detection, of the box's centre
+    seen: int = 0  # the tracker's frame when the face was last detected
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # px per frame, of the box's centre
 
-    def predicted_box(self) -> np.ndarray:
-        """Where the face should be at the coming detection, if it kept its speed."""
-        return self.box + np.concatenate([self.velocity * (self.misses + 1), [0.0, 0.0]])
+    def predicted_box(self, frame: int) -> np.ndarray:
+        """Where the face should be at ``frame``, if it kept its speed."""
+        return self.box + np.concatenate([self.velocity * (frame - self.seen), [0.0, 0.0]])
 
     @property
     def mean_probabilities(self) -> np.ndarray:
@@ -52,6 +54,7 @@ class Tracker:
         self.min_hits, self.max_misses, self.min_iou = min_hits, max_misses, min_iou
         self.tracks: list[Track] = []
         self._next_id = 1
+        self.frame = 0  # frames seen: one per update() or skip()
 
     def reset(self) -> None:
         self.tracks = []
@@ -59,6 +62,10 @@ class Tracker:
     def in_view(self) -> list[Track]:
         """Tracks the last detection saw."""
         return [t for t in self.tracks if t.misses == 0]
+
+    def skip(self) -> None:
+        """A frame passed without a detection: faces kept moving."""
+        self.frame += 1
 
     def someone_new(self) -> bool:
         """Whether a track is not counted yet."""
@@ -69,7 +76,7 @@ class Tracker:
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         assigned: list[Track | None] = [None] * len(boxes)
         if self.tracks and len(boxes):
-            overlap = iou_matrix(np.array([t.predicted_box() for t in self.tracks]), boxes)
+            overlap = iou_matrix(np.array([t.predicted_box(self.frame) for t in self.tracks]), boxes)
             # Greedy by overlap: the clearest matches first.
             for t_index, b_index in zip(*np.unravel_index(np.argsort(-overlap, axis=None), overlap.shape),
                                         strict=True):
@@ -97,15 +104,15 @@ class Tracker:
         confirmed = []
         for index, track in enumerate(assigned):
             if track is None:
-                track = Track(self._next_id, boxes[index], np.zeros(probabilities.shape[1]), hits=0)
+                track = Track(self._next_id, boxes[index], np.zeros(probabilities.shape[1]), hits=0, seen=self.frame)
                 self._next_id += 1
                 self.tracks.append(track)
                 assigned[index] = track
             else:
-                moved = (centre(boxes[index]) - centre(track.box)) / (track.misses + 1)
+                moved = (centre(boxes[index]) - centre(track.box)) / (self.frame - track.seen)
                 # Half old, half new: a detector's box jitters a few pixels from frame to frame.
                 track.velocity = moved if track.hits == 1 else (track.velocity + moved) / 2
-            track.box, track.misses = boxes[index], 0
+            track.box, track.misses, track.seen = boxes[index], 0, self.frame
             track.hits += 1
             track.probability_sum += probabilities[index]
             if not track.counted and track.hits >= min_hits:
@@ -114,4 +121,5 @@ class Tracker:
                 track.confidence = float(mean[track.label])
                 track.counted = True
                 confirmed.append(track)
+        self.frame += 1
         return assigned, confirmed
