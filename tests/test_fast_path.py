@@ -1,4 +1,4 @@
-"""The fast path (config [speed]) on the real pipeline: YuNet, the shipped int8 model, SQLite.
+"""The fast path (config [speed]) on the real pipeline: YuNet (Haar where named), the shipped int8 model, SQLite.
 It may skip work; it may not change a count."""
 
 import numpy as np
