@@ -57,6 +57,12 @@ def scale_boxes(boxes: np.ndarray, factor: float) -> np.ndarray:
     return np.asarray(boxes, dtype=np.float64).reshape(-1, 4) / factor
 
 
+def box_centres(boxes) -> np.ndarray:
+    """Centre ``(x, y)`` of each box ``(x, y, w, h)``."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return boxes[:, :2] + boxes[:, 2:] / 2
+
+
 def box_area(boxes: np.ndarray) -> np.ndarray:
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     return np.clip(boxes[:, 2], 0, None) * np.clip(boxes[:, 3], 0, None)
@@ -85,7 +91,8 @@ def downscale_for_detection(frame: np.ndarray, max_side: int) -> tuple[np.ndarra
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA), factor
 
 
-def search_regions(boxes, width: int, height: int, pad: float, min_side: int, face_widths=None) -> np.ndarray:
+def search_regions(boxes, width: int, height: int, pad: float | np.ndarray, min_side: int,
+                   face_widths=None) -> np.ndarray:
     """Regions ``(x0, y0, x1, y1, smallest, largest)`` covering every box grown by ``pad`` (a fraction
     of its size on each side; one for all boxes or one per box) and to at least ``min_side`` px,
     clipped to the frame, overlapping ones merged into one.
@@ -98,7 +105,7 @@ def search_regions(boxes, width: int, height: int, pad: float, min_side: int, fa
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     widths = np.full((len(boxes), 2), np.nan) if face_widths is None else np.asarray(face_widths, np.float64)
-    centre = boxes[:, :2] + boxes[:, 2:] / 2
+    centre = box_centres(boxes)
     pad = np.broadcast_to(np.asarray(pad, dtype=np.float64), len(boxes))[:, None]
     half = np.maximum(boxes[:, 2:] * (0.5 + pad), min_side / 2)
     regions = list(np.hstack([centre - half, centre + half, widths.reshape(-1, 2)]))

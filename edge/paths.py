@@ -20,10 +20,11 @@ def model_path(value: Path | str) -> Path:
     path = Path(value)
     if path.exists() or is_packed(path):  # a missing tarball gets unpack's own advice
         return path
-    if len(path.parts) == 1 and path.name in shipped_models():
+    names = shipped_models()
+    if len(path.parts) == 1 and path.name in names:
         return SHIPPED_MODELS / path.name
     raise ModelFileError(f"no model at {value} — give an exported bundle's folder, "
-                         f"or a shipped model: {', '.join(shipped_models())}")
+                         f"or a shipped model: {', '.join(names)}")
 
 
 def detector_dir() -> Path:

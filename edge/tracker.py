@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .crops import iou_matrix
+from .crops import box_centres, iou_matrix
 from .metrics import predict_labels
 
 
@@ -41,10 +41,6 @@ class Track:
     @property
     def mean_probabilities(self) -> np.ndarray:
         return self.probability_sum / self.hits
-
-
-def centre(box: np.ndarray) -> np.ndarray:
-    return box[:2] + box[2:] / 2
 
 
 class Tracker:
@@ -109,7 +105,7 @@ class Tracker:
                 self.tracks.append(track)
                 assigned[index] = track
             else:
-                moved = (centre(boxes[index]) - centre(track.box)) / (self.frame - track.seen)
+                moved = (box_centres(boxes[index]) - box_centres(track.box))[0] / (self.frame - track.seen)
                 # Half old, half new: a detector's box jitters a few pixels from frame to frame.
                 track.velocity = moved if track.hits == 1 else (track.velocity + moved) / 2
             track.box, track.misses, track.seen = boxes[index], 0, self.frame

@@ -3,6 +3,7 @@ import shutil
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,12 +86,17 @@ def bundle(tmp_path_factory, run_dir):
     return out
 
 
+def unmasked_face(mask_images, index: int) -> np.ndarray:
+    """The ``index``-th real unmasked picture of ../shared, as a 200x200 BGR face."""
+    from edge.images import read_image
+
+    return cv2.resize(read_image(sorted((mask_images / "without_mask").glob("*.jpg"))[index]).bgr, (200, 200))
+
+
 @pytest.fixture(scope="session")
 def face(mask_images):
     """A real unmasked face, 200x200 BGR."""
-    from edge.images import read_image
-
-    return cv2.resize(read_image(sorted((mask_images / "without_mask").glob("*.jpg"))[3]).bgr, (200, 200))
+    return unmasked_face(mask_images, 3)
 
 
 @pytest.fixture(scope="session")

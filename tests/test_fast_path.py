@@ -3,6 +3,7 @@ It may skip work; it may not change a count."""
 
 import numpy as np
 import pytest
+from conftest import unmasked_face
 
 from edge.classifiers import load_classifier
 from edge.counts import CountStore
@@ -80,11 +81,7 @@ def test_haar_fastest_settings_count_what_every_frame_detection_counts(classifie
     """Detection on every 4th frame, searching tracked faces at their own width only, counts everyone
     every-frame detection counts, even a walker Haar finds in under half the frames: someone new is
     looked for on every frame until counted, and a missed face is matched where it was heading."""
-    import cv2
-
-    from edge.images import read_image
-
-    face = cv2.resize(read_image(sorted((mask_images / "without_mask").glob("*.jpg"))[walker]).bgr, (200, 200))
+    face = unmasked_face(mask_images, walker)
     detector = create_detector("haar")
     totals = {}
     for name, speed in (("full", {"settled": None}), ("fast", HAAR_FAST)):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..crops import box_centres
 from ..errors import ModelFileError
 from .base import NO_FACES, FaceDetector
 
@@ -39,7 +40,7 @@ def pair_eyes(eyes: np.ndarray) -> np.ndarray:
     high as wide, with the eyes 40% of the way down, as in the frontal cascade's own boxes.
     """
     eyes = np.asarray(eyes, dtype=np.float64).reshape(-1, 4)
-    centres = eyes[:, :2] + eyes[:, 2:] / 2
+    centres = box_centres(eyes)
     sizes = eyes[:, 2]
     faces = []
     for i in range(len(eyes)):
