@@ -7,40 +7,47 @@ line that names the key and says what to write instead.
 """
 
 import dataclasses
-import difflib
 import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import schema
 from .errors import ConfigError
 
 
 def option(default, help: str, flag: str | None = None, minimum: float | None = None,
-           choices: tuple | None = None):
+           maximum: float | None = None, choices: tuple | None = None, off: str | None = None,
+           pattern: tuple[str, str] | None = None):
     """A config field; its flag is ``--name`` unless ``flag`` gives a clearer or unambiguous one."""
-    return field(default=default, metadata={"help": help, "flag": flag, "min": minimum, "choices": choices})
+    return schema.spec(default, help=help, flag=flag, minimum=minimum, maximum=maximum, choices=choices, off=off,
+                       pattern=pattern)
+
+
+# A path or source: an empty one would make SQLite keep the counts in a temporary file, OpenCV open nothing.
+TEXT = (r"(?s).*\S.*", "a non-empty text")
+# A pin number (BCM or board) or a gpiozero pin name such as GPIO17, BOARD11, J8:11.
+PIN_NAME = (r"[A-Za-z][A-Za-z0-9]*(:[0-9]+)?", "a pin number or name such as GPIO17 or BOARD11")
 
 
 @dataclass(frozen=True)
 class CameraConfig:
     source: str = option("csi", "csi, usb, usb:N, /dev/videoN, rtsp://..., http://..., a video file or "
-                         "an image folder", flag="--camera")
-    width: int = option(640, "capture width (live cameras)", minimum=1)
-    height: int = option(480, "capture height (live cameras)", minimum=1)
-    fps: float | None = option(None, "ask a live camera for this frame rate", minimum=0.1)
+                         "an image folder", flag="--camera", pattern=TEXT)
+    width: int = option(640, "capture width (live cameras)", minimum=16, maximum=8192)
+    height: int = option(480, "capture height (live cameras)", minimum=16, maximum=8192)
+    fps: float | None = option(None, "ask a live camera for this frame rate", minimum=0.1, maximum=240.0)
     stall_timeout: float = option(30.0, "exit non-zero after this many seconds without a frame, so the "
-                                  "service manager restarts edge-run", minimum=0.1)
+                                  "service manager restarts edge-run", minimum=0.1, maximum=3600.0)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     path: str | None = option(None, "model bundle folder, manifest or artifact (default: the shipped model)",
-                              flag="--model")
-    backend: str | None = option(None, "classifier backend (default: the best artifact in the bundle)",
-                                 choices=("litert-int8", "litert-fp32", "onnx-int8", "onnx-fp32"))
-    threads: int = option(1, "classifier threads", minimum=1)
+                              flag="--model", pattern=TEXT)
+    backend: str | None = option(None, "classifier backend (default: the best artifact in the bundle; litert "
+                                 "and onnx mean their int8 artifact)",
+                                 choices=("litert-int8", "litert-fp32", "onnx-int8", "onnx-fp32", "litert", "onnx"))
+    threads: int = option(1, "classifier threads", minimum=1, maximum=64)
 
 
 @dataclass(frozen=True)
@@ -49,20 +56,24 @@ class DetectorConfig:
                        "finds fewer faces)",
                        flag="--detector", choices=("auto", "haar", "ssd", "yunet"))
     model_dir: str | None = option(None, "detector files (default: $MASKWATCH_MODELS or "
-                                   "~/.local/share/maskwatch/models)", flag="--detector-dir")
+                                   "~/.local/share/maskwatch/models)", flag="--detector-dir", pattern=TEXT)
     max_side: int = option(640, "detect on frames shrunk to this longer side", flag="--detect-max-side",
-                           minimum=32)
+                           minimum=32, maximum=4096)
+    # A detector's score is a probability; a floor of 1 would let no face through.
     min_score: float | None = option(None, "detector confidence floor (default: the detector's own)",
-                                     flag="--detect-min-score", minimum=0.0)
+                                     flag="--detect-min-score", minimum=0.0, maximum=0.99)
     threads: int | None = option(None, "OpenCV threads for detection (default: OpenCV's own, one per core)",
-                                 flag="--detect-threads", minimum=1)
+                                 flag="--detect-threads", minimum=1, maximum=64)
 
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    min_hits: int = option(3, "detections of a face before the person is counted", minimum=1)
-    max_misses: int = option(10, "detections a person may be missing from before the track ends", minimum=0)
-    min_iou: float = option(0.25, "box overlap that continues a track", minimum=0.0)
+    min_hits: int = option(3, "detections of a face before the person is counted", minimum=1, maximum=100)
+    max_misses: int = option(10, "detections a person may be missing from before the track ends", minimum=0,
+                             maximum=1000)
+    # 0 would join any two faces into one track; a walking face's box overlaps its last one by about 0.9,
+    # so above that nobody's track would continue and nobody would be counted.
+    min_iou: float = option(0.25, "box overlap that continues a track", minimum=0.05, maximum=0.9)
 
 
 @dataclass(frozen=True)
@@ -71,44 +82,62 @@ class SpeedConfig:
 
     detect_every: int = option(1, "run the face detector on every k-th frame (on every frame while someone "
                                "in view is not counted yet); between, faces keep their tracked boxes "
-                               "and labels", minimum=1)
+                               "and labels", minimum=1, maximum=30)
     motion_gate: bool = option(False, "skip detection while nobody is tracked and the frame has not changed "
                                "since the detector last looked (an idle doorway)")
+    # A face at the far end of a doorway covers about 1% of the frame: a gate needing more never opens for it.
     motion_threshold: float = option(0.003, "share of pixels that must change to open the motion gate",
-                                     minimum=0.0)
+                                     minimum=0.0, maximum=0.01)
     motion_regions: bool = option(False, "search only the parts of the frame that changed since the "
                                   "detector last looked, and around tracked faces (every "
                                   "10th detection still searches the whole frame)")
     settled: float | None = option(0.9, "stop classifying a counted person once the mean probability of "
                                    "their label reaches this (counts never change after counting); "
-                                   "unset: classify every face in every frame", minimum=0.5)
+                                   "off: classify every face in every frame", minimum=0.5, maximum=1.0, off="off")
 
 
 @dataclass(frozen=True)
 class AlertsConfig:
     backend: str = option("gpiozero", "GPIO library; none runs without outputs", flag="--gpio",
                           choices=("gpiozero", "jetson", "none"))
-    green_led: int | str | None = option(None, "pin of the green LED (masked person), e.g. 17 or \"GPIO17\"")
-    red_led: int | str | None = option(None, "pin of the red LED (unmasked person)")
-    buzzer: int | str | None = option(None, "pin of the buzzer (beeps once per unmasked person)")
-    relay: int | str | None = option(None, "pin of a door-release relay (pulsed per compliant entry)")
+    green_led: int | str | None = option(None, "pin of the green LED (masked person), e.g. 17 or \"GPIO17\"",
+                                         minimum=0, maximum=999, pattern=PIN_NAME)
+    red_led: int | str | None = option(None, "pin of the red LED (unmasked person)", minimum=0, maximum=999,
+                                       pattern=PIN_NAME)
+    buzzer: int | str | None = option(None, "pin of the buzzer (beeps once per unmasked person)", minimum=0,
+                                      maximum=999, pattern=PIN_NAME)
+    relay: int | str | None = option(None, "pin of a door-release relay (pulsed per compliant entry)", minimum=0,
+                                     maximum=999, pattern=PIN_NAME)
     active_high: bool = option(True, "LEDs and buzzer are on when their pin is high")
     relay_active_high: bool = option(False, "the relay is energised by a high pin (most modules: low)")
     hold: float = option(2.0, "seconds an LED stays on after the person was last seen, so it does not "
-                         "flicker", flag="--led-hold", minimum=0.0)
-    beeps: int = option(3, "buzzer beeps per unmasked person", minimum=0)
-    beep_on: float = option(0.15, "seconds of each beep", minimum=0.01)
-    beep_off: float = option(0.10, "seconds between beeps", minimum=0.01)
-    relay_seconds: float = option(3.0, "seconds the relay stays energised", minimum=0.1)
+                         "flicker", flag="--led-hold", minimum=0.0, maximum=3600.0)
+    beeps: int = option(3, "buzzer beeps per unmasked person", minimum=0, maximum=20)
+    beep_on: float = option(0.15, "seconds of each beep", minimum=0.01, maximum=5.0)
+    beep_off: float = option(0.10, "seconds between beeps", minimum=0.01, maximum=5.0)
+    relay_seconds: float = option(3.0, "seconds the relay stays energised", minimum=0.1, maximum=600.0)
+
+    def check(self, where: str, error: type) -> None:
+        given = [(name, getattr(self, name)) for name in ("green_led", "red_led", "buzzer", "relay")
+                 if getattr(self, name) is not None]
+        def same(pin) -> str:  # gpiozero reads a bare number as BCM: 17, GPIO17 and BCM17 are one pin
+            return f"GPIO{pin}" if isinstance(pin, int) else str(pin).upper().replace("BCM", "GPIO")
+
+        for i, (name, pin) in enumerate(given):
+            for other, other_pin in given[:i]:
+                if same(pin) == same(other_pin):
+                    raise error(f"{where} {other} and {name} are both pin {pin}; give each output its own pin")
 
 
 @dataclass(frozen=True)
 class OutputConfig:
-    db: str = option("counts.db", "SQLite file for the counts", flag="--db")
-    detections: str | None = option(None, "write one JSON line per frame to this file")
+    # ":memory:" is SQLite's name for a database that vanishes with the process.
+    db: str = option("counts.db", "SQLite file for the counts, in an existing folder", flag="--db",
+                     pattern=(r"(?s)(?!:memory:$).*\S.*", "a file path (not empty, not :memory:)"))
+    detections: str | None = option(None, "write one JSON line per frame to this file", pattern=TEXT)
     snapshots: str | None = option(None, "save an annotated frame per counted person to this folder "
-                                   "(off by default: it stores faces)")
-    summary_every: float = option(60.0, "seconds between summary log lines", minimum=0.1)
+                                   "(off by default: it stores faces)", pattern=TEXT)
+    summary_every: float = option(60.0, "seconds between summary log lines", minimum=0.1, maximum=86400.0)
 
 
 @dataclass(frozen=True)
@@ -123,65 +152,45 @@ class RunConfig:
 
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(RunConfig)}
+_EXAMPLES = {int: "640", float: "2.5", str: '"text"', bool: "true"}
 
 
 def allowed_types(f: dataclasses.Field) -> tuple[type, ...]:
     """The types a field accepts, None aside."""
-    annotation = f.type
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        return tuple(a for a in typing.get_args(annotation) if a is not type(None))
-    return (annotation,)
+    return schema.members(f.type)
 
 
-_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+def _with_example(f: dataclasses.Field, call):
+    """``call()``; a type error gets an example of the right way to write the key."""
+    try:
+        return call()
+    except ConfigError as exc:
+        if " must be " in str(exc) and " — " not in str(exc) and "; " not in str(exc):
+            example = _toml_value(f.default) if f.default is not None else _EXAMPLES[allowed_types(f)[0]]
+            raise ConfigError(f"{exc} — e.g. {f.name} = {example}") from None
+        raise
 
 
-def _convert(kind: type, value):
-    """``value`` as ``kind``, or None if TOML gave another type (true is not 1, 1 is a valid 1.0)."""
-    if isinstance(value, bool):
-        return value if kind is bool else None
-    if kind is float and isinstance(value, int | float):
-        return float(value)
-    return value if kind in (int, str) and isinstance(value, kind) else None
-
-
-def _check_value(where: str, f: dataclasses.Field, value):
-    """The value converted to the field's type, or a ConfigError naming ``where`` it was set."""
-    allowed = allowed_types(f)
-    converted = next((c for c in (_convert(kind, value) for kind in allowed) if c is not None), None)
-    if converted is None:
-        wanted = " or ".join(_TYPE_WORDS[k] for k in allowed)
-        example = {int: "640", float: "2.5", str: '"text"', bool: "true"}[allowed[0]]
-        raise ConfigError(f"{where} must be {wanted}, not {value!r} — e.g. {f.name} = {example}")
-    choices, minimum = f.metadata["choices"], f.metadata["min"]
-    if choices and converted not in choices:
-        raise ConfigError(f"{where} is {converted!r}; choose one of {', '.join(choices)}")
-    if minimum is not None and converted < minimum:
-        raise ConfigError(f"{where} is {converted!r}; it must be at least {minimum}")
-    return converted
-
-
-def _unknown(where: str, key: str, known: list[str]) -> ConfigError:
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
-    return ConfigError(f"{where}: unknown key {key!r} — {hint}")
+def _section(origin: str, name: str, table) -> object:
+    kind = SECTIONS[name]
+    if not isinstance(table, dict):
+        raise ConfigError(f"{origin}: {name} must be a table ([{name}]), not {schema.shown(table)}")
+    where = f"{origin} [{name}]"
+    fields = {f.name: f for f in dataclasses.fields(kind)}
+    for key, value in table.items():
+        if key in fields:  # each value first, so a type error carries an example
+            f = fields[key]
+            _with_example(f, lambda f=f, v=value: schema.check(f.type, v, dict(f.metadata), f"{where} {f.name}",
+                                                              ConfigError))
+    return schema.build(kind, table, where, ConfigError, place=lambda w, k: f"{w} {k}")
 
 
 def from_dict(data: dict, origin: str = "config") -> RunConfig:
     sections = {}
     for name, table in data.items():
         if name not in SECTIONS:
-            raise _unknown(origin, name, list(SECTIONS))
-        if not isinstance(table, dict):
-            raise ConfigError(f"{origin}: {name} must be a table ([{name}]), not {table!r}")
-        kind = SECTIONS[name]
-        fields = {f.name: f for f in dataclasses.fields(kind)}
-        values = {}
-        for key, value in table.items():
-            if key not in fields:
-                raise _unknown(f"{origin} [{name}]", key, list(fields))
-            values[key] = _check_value(f"{origin} [{name}] {key}", fields[key], value)
-        sections[name] = kind(**values)
+            raise schema.unknown_key(origin, name, list(SECTIONS), ConfigError)
+        sections[name] = _section(origin, name, table)
     return RunConfig(**sections)
 
 
@@ -198,14 +207,26 @@ def load(path: Path | str) -> RunConfig:
 
 
 def with_overrides(config: RunConfig, overrides: dict[str, object]) -> RunConfig:
-    """``config`` with dotted keys (``"camera.source"``) replaced, each value checked like the file's."""
+    """``config`` with dotted keys (``"camera.source"``) replaced, each value checked like the file's.
+
+    Values may be typed (from code) or the text of a command-line flag."""
     by_section: dict[str, dict] = {}
     for dotted, value in overrides.items():
         section, key = dotted.split(".")
         f = next(f for f in dataclasses.fields(SECTIONS[section]) if f.name == key)
-        by_section.setdefault(section, {})[key] = _check_value(flag_of(f), f, value)
-    return dataclasses.replace(config, **{name: dataclasses.replace(getattr(config, name), **values)
-                                          for name, values in by_section.items()})
+        meta = dict(f.metadata)
+        if isinstance(value, str):
+            checked = schema.from_text(f.type, value, meta, flag_of(f), ConfigError)
+        else:
+            checked = schema.check(f.type, value, meta, flag_of(f), ConfigError)
+        by_section.setdefault(section, {})[key] = checked
+    replaced = {}
+    for name, values in by_section.items():
+        section = dataclasses.replace(getattr(config, name), **values)
+        if hasattr(section, "check"):
+            section.check(f"[{name}]", ConfigError)
+        replaced[name] = section
+    return dataclasses.replace(config, **replaced)
 
 
 def flag_of(f: dataclasses.Field) -> str:
@@ -236,6 +257,9 @@ def to_toml(config: RunConfig) -> str:
         for f in dataclasses.fields(values):
             value = getattr(values, f.name)
             lines.append(f"# {f.metadata['help']}")
-            lines.append(f"# {f.name} =" if value is None else f"{f.name} = {_toml_value(value)}")
+            if value is None and f.metadata["off"]:
+                lines.append(f"{f.name} = {_toml_value(f.metadata['off'])}")
+            else:
+                lines.append(f"# {f.name} =" if value is None else f"{f.name} = {_toml_value(value)}")
         lines.append("")
     return "\n".join(lines)

@@ -1,15 +1,21 @@
 """The durable log of compliance counts: SQLite in WAL mode, one row per counted person.
 
 Rows hold the time, label, confidence and track length, never an image. Every count is
-committed on its own, so a power cut or kill -9 loses at most the count being written. When
-the database cannot be written (read-only path, full disk) counts wait in memory and are
-written on the next successful attempt; detection and alerts go on meanwhile.
+committed on its own, so a power cut or kill -9 loses at most the count being written.
+
+The database is proven at start: a missing folder, a folder, a file that is not SQLite, another
+program's SQLite file, a read-only or locked one are refused with one line before anything is
+counted. When it cannot be written later (full disk, a lock held by another program) counts wait
+in memory and are written on the next successful attempt; detection and alerts go on meanwhile,
+and ``lost`` says how many never made it, so the run can end in an error rather than exit 0.
 """
 
 import logging
 import sqlite3
 import time
 from pathlib import Path
+
+from .errors import CountsError
 
 log = logging.getLogger(__name__)
 
@@ -22,34 +28,106 @@ CREATE TABLE IF NOT EXISTS counts (
     track_frames INTEGER NOT NULL
 )
 """
+COLUMNS = ["id", "ts", "label", "confidence", "track_frames"]
+# SQLite's header field for "which program's file is this": 'MWc1', set on every database edge-run makes.
+APPLICATION_ID = 0x4D576331
+SQLITE_HEADER = b"SQLite format 3\x00"
+MEMORY = ":memory:"  # benchmarks count without keeping anything
+
+
+def _refuse(path: Path) -> str | None:
+    """Why ``path`` cannot hold the counts, judged before SQLite opens it; None when it can."""
+    try:
+        return _refuse_reachable(path)
+    except PermissionError:
+        return f"cannot reach {path} (permission denied on one of its folders) — check the folders' permissions"
+
+
+def _refuse_reachable(path: Path) -> str | None:
+    if path.is_dir():
+        return f"{path} is a folder — give --db a file path, such as {path / 'counts.db'}"
+    if not path.parent.is_dir():
+        return (f"the folder {path.parent} for the counts database does not exist — create it "
+                f"(mkdir -p {path.parent}) or give --db a path in an existing folder")
+    if path.exists():
+        try:
+            with open(path, "rb") as f:
+                head = f.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            return f"cannot read {path} ({(exc.strerror or 'unreadable').lower()}) — check its permissions"
+        if head and head != SQLITE_HEADER:
+            return f"{path} is not an SQLite database — move it away, or give --db another file"
+    return None
+
+
+def _explain(path: Path, exc: sqlite3.Error) -> str:
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text:
+        return f"{path} cannot be written (read-only file or file system) — give --db a writable path"
+    if "locked" in text or "busy" in text:
+        return f"{path} is locked by another program — stop it, or give --db another file"
+    if "not a database" in text or "malformed" in text:
+        return f"{path} is damaged (not a readable SQLite database) — move it away; edge-run then starts a new one"
+    if "full" in text:
+        return f"the disk holding {path} is full — free some space"
+    if "unable to open" in text:
+        return f"cannot create or open {path} — check that its folder is writable"
+    return f"cannot open or write {path} (SQLite: {exc}) — check the folder's permissions and free space"
+
+
+def _adopt(db: sqlite3.Connection, path: Path) -> None:
+    """Make ``db`` edge-run's, or refuse it, unchanged, if it is another program's."""
+    app_id = db.execute("PRAGMA application_id").fetchone()[0]
+    tables = sorted(name for (name,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"))
+    ours = app_id == APPLICATION_ID or (
+        app_id == 0 and tables in ([], ["counts"])
+        # a file written by an edge-run from before the application id: the same table, column for column
+        and (not tables or [row[1] for row in db.execute("PRAGMA table_info(counts)")] == COLUMNS))
+    if not ours:
+        owner = f"tables {', '.join(tables)}" if tables else f"application id {app_id:#x}"
+        raise CountsError(f"{path} is another program's SQLite database ({owner}) — give edge-run a file of its own")
+    # Writes now, so a read-only or locked file is found before anyone is counted.
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    with db:
+        db.execute(SCHEMA)
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
 
 class CountStore:
     def __init__(self, path: Path | str, retry_every: float = 5.0, clock=time.monotonic):
-        self.path = Path(path)
+        self.path = Path(path) if str(path) != MEMORY else MEMORY
         self.retry_every, self._clock, self._retry_at = retry_every, clock, float("-inf")
         self.pending: list[tuple[float, str, float, int]] = []
-        self._db: sqlite3.Connection | None = None
-        self._totals: dict[str, int] | None = None  # the DB's totals, read once, then kept up to date
-        self._connect()
+        self.lost = 0  # counts that could not be written before close()
+        self._session: dict[str, int] = {}  # counted since this store was opened
+        self._db = self._open()
+        self._totals: dict[str, int] = dict(
+            self._db.execute("SELECT label, COUNT(*) FROM counts GROUP BY label").fetchall())
 
-    def _connect(self) -> bool:
+    def _open(self) -> sqlite3.Connection:
+        """The database, proven writable; CountsError (one line) when it cannot hold the counts."""
+        if self.path != MEMORY and (reason := _refuse(self.path)) is not None:
+            raise CountsError(reason)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=5, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute(SCHEMA)
-            if self._totals is None:
-                self._totals = dict(db.execute("SELECT label, COUNT(*) FROM counts GROUP BY label").fetchall())
-        except (sqlite3.Error, OSError) as exc:
-            log.error("counts database %s not writable (%s); keeping counts in memory", self.path, exc)
-            return False
-        self._db = db
-        return True
+            # A short wait on a lock: the frame loop must not hang on a program holding the file.
+            db = sqlite3.connect(self.path, timeout=1.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise CountsError(_explain(self.path, exc)) from None
+        try:
+            _adopt(db, self.path)
+        except sqlite3.Error as exc:
+            db.close()
+            raise CountsError(_explain(self.path, exc)) from None
+        except CountsError:
+            db.close()
+            raise
+        return db
 
     def add(self, label: str, confidence: float, track_frames: int, ts: float | None = None) -> None:
         self.pending.append((time.time() if ts is None else ts, label, float(confidence), int(track_frames)))
+        self._session[label] = self._session.get(label, 0) + 1
         self.flush()
 
     def flush(self, force: bool = False) -> bool:
@@ -62,7 +140,7 @@ class CountStore:
             return True
         if not force and self._clock() < self._retry_at:
             return False
-        if (self._db is None and not self._connect()) or not self._write():
+        if not self._write():
             self._retry_at = self._clock() + self.retry_every
             return False
         return True
@@ -74,7 +152,7 @@ class CountStore:
                     "INSERT INTO counts (ts, label, confidence, track_frames) VALUES (?, ?, ?, ?)",
                     self.pending)
         except sqlite3.Error as exc:
-            log.error("writing %d count(s) to %s failed (%s); will retry", len(self.pending), self.path, exc)
+            log.error("writing %d count(s) failed: %s; will retry", len(self.pending), _explain(self.path, exc))
             return False
         for _, label, _, _ in self.pending:
             self._totals[label] = self._totals.get(label, 0) + 1
@@ -82,15 +160,23 @@ class CountStore:
         return True
 
     def totals(self) -> dict[str, int]:
-        """Counts per label, written and waiting; kept in memory, so cheap enough for every frame."""
-        counts = dict(self._totals or {})
+        """Counts per label in the database, written and waiting; kept in memory, cheap enough for every frame."""
+        counts = dict(self._totals)
         for _, label, _, _ in self.pending:
             counts[label] = counts.get(label, 0) + 1
         return counts
 
-    def close(self) -> None:
+    def session(self) -> dict[str, int]:
+        """Counts per label since this store was opened (this run)."""
+        return dict(self._session)
+
+    def close(self) -> int:
+        """Flush and close; the number of counts that could not be written (also kept in ``lost``)."""
+        if self._db is None:
+            return self.lost
         if not self.flush(force=True):
-            log.error("%d count(s) could not be written to %s and are lost", len(self.pending), self.path)
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+            self.lost = len(self.pending)
+            log.error("%d count(s) could not be written to %s and are lost", self.lost, self.path)
+        self._db.close()
+        self._db = None
+        return self.lost

@@ -5,6 +5,17 @@ its message is written for a person: what went wrong and what to do about it.
 """
 
 
+def os_reason(exc: OSError) -> str:
+    """What the system said, for a person: the file and the reason, without errno's number."""
+    import urllib.error
+
+    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
+        reason = exc.reason
+        return os_reason(reason) if isinstance(reason, OSError) else str(reason)
+    text = (exc.strerror or str(exc) or "failed").lower()
+    return f"{exc.filename}: {text}" if exc.filename else text
+
+
 class EdgeError(Exception):
     """Base of every deliberate error; the CLIs print it as one line."""
 
@@ -31,3 +42,7 @@ class BackendUnavailableError(EdgeError, ImportError):
 
 class CameraError(EdgeError, OSError):
     """A camera or stream cannot be opened or stopped delivering frames."""
+
+
+class CountsError(EdgeError, OSError):
+    """The counts database cannot be used, or counts could not be written to it."""

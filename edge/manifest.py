@@ -8,56 +8,95 @@ names it, and artifacts are checked against their sha256 before they are used.
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import schema
 from .errors import ModelFileError, ModelMismatchError
+from .schema import spec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added the self-test
+READS = (1, 2)  # a version 1 bundle still loads, with a warning that it cannot prove itself
 MANIFEST_NAME = "manifest.json"
+
+_NAME = (r"[A-Za-z0-9][A-Za-z0-9._-]*", "a file name inside the bundle folder (letters, digits, '.', '_', '-')")
+_SHA256 = (r"[0-9a-f]{64}", "64 lower-case hex digits")
+_TEXT = (r"(?s).*\S.*", "a non-empty text")
 
 
 @dataclass(frozen=True)
 class TensorSpec:
-    shape: list[int]  # NHWC for images; -1 for a free batch dimension
-    dtype: str  # "int8" | "uint8" | "float32"
-    scale: float | None = None  # quantization, None for float tensors
-    zero_point: int | None = None
+    shape: list[int] = spec(items=(2, 4))  # NHWC for images; -1 for a free batch dimension
+    dtype: str = spec(choices=("int8", "uint8", "float32"))
+    scale: float | None = spec(None, minimum=1e-12, maximum=1e6)  # quantization, None for float tensors
+    zero_point: int | None = spec(None, minimum=-128, maximum=255)
+
+    def check(self, where: str, error: type) -> None:
+        if any(d < -1 or d == 0 for d in self.shape):
+            raise error(f"{schema.join(where, 'shape')} is {self.shape}; sizes must be positive (-1 for the batch)")
+        if (self.dtype == "float32") != (self.scale is None) or (self.scale is None) != (self.zero_point is None):
+            raise error(f"{where}: a {self.dtype} tensor needs "
+                        f"{'no scale or zero_point' if self.dtype == 'float32' else 'a scale and a zero_point'}")
 
 
 @dataclass(frozen=True)
 class Artifact:
-    file: str  # relative to the manifest
-    format: str  # "tflite" | "onnx"
-    precision: str  # "int8" | "fp32" | "fp16"
-    sha256: str
-    size_bytes: int
-    input: TensorSpec
-    output: TensorSpec
-    metrics: dict[str, Any] = field(default_factory=dict)  # on the run's test split
+    file: str = spec(pattern=_NAME)  # relative to the manifest
+    format: str = spec(choices=("tflite", "onnx"))
+    precision: str = spec(choices=("int8", "fp32", "fp16"))
+    sha256: str = spec(pattern=_SHA256)
+    size_bytes: int = spec(minimum=1, maximum=2 ** 40)
+    input: TensorSpec = spec()
+    output: TensorSpec = spec()
+    metrics: dict[str, Any] = spec(default_factory=dict)  # on the run's test split
+    # The probabilities this artifact gave for the manifest's self-test pictures, by label.
+    selftest: list[dict[str, float]] | None = spec(None, items=(1, 64))
 
     @property
     def backend(self) -> str:
         return f"{'litert' if self.format == 'tflite' else 'onnx'}-{self.precision}"
 
+    def check(self, where: str, error: type) -> None:
+        if not self.file.endswith(f".{self.format}"):
+            raise error(f"{where}: file {self.file!r} is not a .{self.format} file as its format says")
+
+
+@dataclass(frozen=True)
+class Crop:
+    """How a face box becomes the model's input: see edge.crops.CropRule."""
+
+    margin: float = spec(minimum=0.0, maximum=1.0)
+    square: bool = spec()
+
+
+@dataclass(frozen=True)
+class SelfTest:
+    """Pictures made from seeds (edge.selftest) that every artifact must classify as it did at export."""
+
+    seeds: list[int] = spec(items=(1, 64))
+    tolerance: float = spec(minimum=0.001, maximum=0.5)  # largest difference in any probability
+    recipe: int = spec(choices=(1,))  # how the pictures are drawn, so a later runtime can add recipes
+
 
 @dataclass(frozen=True)
 class Manifest:
-    schema_version: int
-    name: str
-    labels: list[str]
-    violation_label: str | None
-    threshold: float | None  # p(violation) at or above which a face is a violation
-    input_size: int
-    layout: str  # "NHWC"
-    pixel_format: str  # "RGB"
-    input_range: list[int]  # raw pixels, normalisation is inside the model
-    crop: dict[str, Any]  # {"margin": float, "square": bool}, see edge.crops.CropRule
-    artifacts: list[Artifact]
-    data: dict[str, Any]
-    tools: dict[str, str]
-    created: str
+    schema_version: int = spec(choices=READS)
+    name: str = spec(pattern=_TEXT)
+    labels: list[str] = spec(items=(2, 16))
+    violation_label: str | None = spec()
+    # p(violation) at or above which a face is a violation: at 0 every face would be one, at 1 none.
+    threshold: float | None = spec(minimum=0.001, maximum=0.999)
+    input_size: int = spec(minimum=16, maximum=1024)
+    layout: str = spec(choices=("NHWC",))
+    pixel_format: str = spec(choices=("RGB",))
+    input_range: list[int] = spec()  # raw pixels, normalisation is inside the model
+    crop: Crop = spec()
+    artifacts: list[Artifact] = spec(items=(1, 16))
+    data: dict[str, Any] = spec()
+    tools: dict[str, Any] = spec()
+    created: str = spec()
+    selftest: SelfTest | None = spec(None)
 
     @property
     def violation_index(self) -> int | None:
@@ -70,6 +109,31 @@ class Manifest:
         have = ", ".join(a.backend for a in self.artifacts)
         raise ModelMismatchError(f"the model bundle has no {backend} artifact (it has: {have})")
 
+    def check(self, where: str, error: type) -> None:
+        """What no single field can say: the fields agree with each other (``where`` is "" at the top)."""
+        if any(not label.strip() for label in self.labels) or len(set(self.labels)) != len(self.labels):
+            raise error(f"labels {self.labels} must be distinct, non-empty names")
+        if self.violation_label is not None and self.violation_label not in self.labels:
+            raise error(f"violation_label {self.violation_label!r} is not one of the labels {self.labels}")
+        if self.input_range != [0, 255]:
+            raise error(f"input_range is {self.input_range}; this runtime feeds raw pixels, [0, 255]")
+        wanted = [self.input_size, self.input_size, 3]
+        for i, a in enumerate(self.artifacts):
+            at = f"artifacts[{i}]"
+            if any(a.file == b.file or a.backend == b.backend for b in self.artifacts[:i]):
+                raise error(f"{at} repeats {a.file} or its backend {a.backend}")
+            if len(a.input.shape) != 4 or a.input.shape[1:] != wanted:
+                raise error(f"{at}.input.shape is {a.input.shape}, but input_size {self.input_size} means "
+                            f"[-1, {self.input_size}, {self.input_size}, 3]")
+            if a.output.shape[-1] != len(self.labels):
+                raise error(f"{at}.output.shape is {a.output.shape}, but there are {len(self.labels)} labels")
+            seeds = None if self.selftest is None else len(self.selftest.seeds)
+            if (a.selftest is None) != (seeds is None) or (a.selftest is not None and len(a.selftest) != seeds):
+                raise error(f"{at}.selftest must give one result per self-test seed")
+            for result in a.selftest or []:
+                if sorted(result) != sorted(self.labels):
+                    raise error(f"{at}.selftest names the labels {sorted(result)}, not {sorted(self.labels)}")
+
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
@@ -79,40 +143,21 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _build(cls, data: Any, where: str):
-    """Instantiate a manifest dataclass from JSON, refusing unknown and missing keys."""
-    if not isinstance(data, dict):
-        raise ModelMismatchError(f"manifest: {where} must be an object")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ModelMismatchError(f"manifest: unknown key {where}.{unknown[0]}")
-    required = [n for n, f in fields.items()
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
-    missing = [n for n in required if n not in data]
-    if missing:
-        raise ModelMismatchError(f"manifest: missing key {where}.{missing[0]}")
-    values = dict(data)
-    if cls is Artifact:
-        values["input"] = _build(TensorSpec, data["input"], f"{where}.input")
-        values["output"] = _build(TensorSpec, data["output"], f"{where}.output")
-    if cls is Manifest:
-        values["artifacts"] = [_build(Artifact, a, f"artifacts[{i}]")
-                               for i, a in enumerate(data["artifacts"])]
-    return cls(**values)
-
-
-def parse(data: dict) -> Manifest:
+def parse(data, origin: str = "manifest") -> Manifest:
+    """A Manifest from parsed JSON; anything wrong is one ModelMismatchError naming the key."""
     version = data.get("schema_version") if isinstance(data, dict) else None
-    if version != SCHEMA_VERSION:
+    if version not in READS or isinstance(version, bool):
         raise ModelMismatchError(
-            f"manifest schema version {version!r}, this runtime reads {SCHEMA_VERSION}: "
-            "re-export the model with this version, or install the matching runtime"
+            f"{origin}: schema version {schema.shown(version)}, this runtime reads "
+            f"{', '.join(map(str, READS))}: re-export the model with this version, or install the matching runtime"
         )
-    manifest = _build(Manifest, data, "manifest")
-    if manifest.violation_label is not None and manifest.violation_label not in manifest.labels:
-        raise ModelMismatchError(f"manifest: violation_label {manifest.violation_label!r} is not a label")
-    return manifest
+    if (version == 1) != (data.get("selftest") is None):
+        raise ModelMismatchError(f"{origin}: schema version {version} "
+                                 f"{'has no selftest' if version == 1 else 'needs its selftest'} — re-export the model")
+    try:
+        return schema.build(Manifest, data, "", ModelMismatchError)
+    except ModelMismatchError as exc:
+        raise ModelMismatchError(f"{origin}: {exc} — re-export the model, or copy the bundle again") from None
 
 
 def load(path: Path | str) -> Manifest:
@@ -122,10 +167,14 @@ def load(path: Path | str) -> Manifest:
     if not path.is_file():
         raise ModelFileError(f"no model manifest at {path} — point --model at an exported bundle")
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelMismatchError(f"manifest {path} is not valid JSON ({exc})") from exc
-    return parse(data)
+        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ModelMismatchError(f"manifest {path} is not valid JSON{where} — re-export the model, or copy "
+                                 "the bundle again") from None
+    except OSError as exc:
+        raise ModelFileError(f"cannot read the manifest {path} ({exc.strerror.lower()})") from None
+    return parse(data, f"manifest {path}")
 
 
 def dump(manifest: Manifest, path: Path) -> None:

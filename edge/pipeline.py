@@ -58,7 +58,7 @@ class Pipeline:
         manifest = classifier.manifest
         self.detector, self.classifier, self.store = detector, classifier, store
         self.labels = manifest.labels
-        self.rule = CropRule(**manifest.crop)
+        self.rule = CropRule(manifest.crop.margin, manifest.crop.square)
         self.violation_index, self.threshold = manifest.violation_index, manifest.threshold
         self.tracker = Tracker(self.violation_index, self.threshold, **tracking)
         self.on_count = on_count

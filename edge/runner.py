@@ -10,17 +10,27 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import CameraError, ConfigError
+from .errors import CameraError, ConfigError, os_reason
 
 log = logging.getLogger("edge-run")
 
 
-def summary(totals: dict[str, int], violation: str | None, fps: float) -> str:
-    unmasked = totals.get(violation, 0) if violation else 0
-    masked = sum(totals.values()) - unmasked
+def _split(counts: dict[str, int], violation: str | None) -> tuple[int, int]:
+    unmasked = counts.get(violation, 0) if violation else 0
+    return sum(counts.values()) - unmasked, unmasked
+
+
+def summary(session: dict[str, int], violation: str | None, fps: float, totals: dict[str, int] | None = None,
+            db: str = "the database") -> str:
+    """This run's counts and compliance, and, when given, what the database holds in all."""
+    masked, unmasked = _split(session, violation)
     total = masked + unmasked
     compliance = f"{100.0 * masked / total:.1f}%" if total else "n/a"
-    return f"masked={masked} unmasked={unmasked} compliance={compliance} fps={fps:.1f}"
+    line = f"masked={masked} unmasked={unmasked} compliance={compliance} fps={fps:.1f}"
+    if totals is None:
+        return line
+    all_masked, all_unmasked = _split(totals, violation)
+    return f"{line} (this run; {db} holds masked={all_masked} unmasked={all_unmasked} in all)"
 
 
 def update_alerts(alerts, now: float, result, violation: str | None) -> None:
@@ -47,7 +57,7 @@ class Outputs:
                 self.snapshots.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             self.close()
-            raise ConfigError(f"cannot write the outputs ({exc}) — give --detections and --snapshots "
+            raise ConfigError(f"cannot write the outputs ({os_reason(exc)}) — give --detections and --snapshots "
                               "paths in a writable folder") from exc
 
     def write(self, index: int, frame, result) -> None:
@@ -78,7 +88,7 @@ class Runner:
         self._started = clock()
 
     def status(self) -> str:
-        return summary(self.store.totals(), self.violation, self.fps)
+        return summary(self.store.session(), self.violation, self.fps, self.store.totals(), self.store.path.name)
 
     @property
     def fps(self) -> float:
@@ -100,8 +110,10 @@ class Runner:
                 if duration is not None and self.clock() - self._started >= duration:
                     break
                 frame = self.camera.read()
-                if frame is None:
-                    break  # a file or folder has ended
+                if frame is None:  # a file or folder has ended
+                    if self.frames == 0:
+                        raise self.camera.nothing_read(self.source_name)
+                    break
                 now = self.clock()
                 if frame.image is None:
                     if now - last_frame > self.stall_timeout:
@@ -123,6 +135,9 @@ class Runner:
         except KeyboardInterrupt:
             self.stop_reason = "SIGINT"
         finally:
+            if self.camera.skipped:
+                log.warning("%d frame(s) of %s could not be decoded and were skipped", self.camera.skipped,
+                            self.source_name)
             self.notifier.stopping(f"stopping ({self.stop_reason or 'done'})")
             self.alerts.close()
             self.camera.close()

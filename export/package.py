@@ -4,12 +4,11 @@ The tarball holds the bundle folder with a SHA256SUMS; ``edge-run --model FILE.t
 ``systemd/install.sh --bundle FILE.tar.gz`` take it as it is and check every file first.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 from edge import manifest as manifests
-from edge.cli import run_main
+from edge.cli import Parser, run_main
 from edge.paths import DEFAULT_MODEL
 
 
@@ -20,7 +19,7 @@ def body(args) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m export.package", description=__doc__)
+    p = Parser(prog="python -m export.package", description=__doc__)
     p.add_argument("bundle", type=Path, nargs="?", default=DEFAULT_MODEL,
                    help="an export folder (default: the shipped model)")
     p.add_argument("--out", type=Path, default=None, help="tarball to write (default: BUNDLE.tar.gz beside it)")

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from edge import manifest as manifests
-from edge.cli import run_main
+from edge.cli import Parser, run_main
 from edge.paths import DEFAULT_MODEL, SHIPPED_MODELS
 
 SHIPPED = ("litert-int8", "onnx-int8", "onnx-fp32")
@@ -44,7 +44,7 @@ def _name(text: str) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m export.ship", description=__doc__)
+    p = Parser(prog="python -m export.ship", description=__doc__)
     p.add_argument("bundle", type=Path, help="an export folder (python -m export --out)")
     p.add_argument("--name", type=_name, default=DEFAULT_MODEL.name,
                    help="the shipped model's name (edge-run --model NAME)")

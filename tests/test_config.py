@@ -29,10 +29,10 @@ def test_printed_config_loads_back_to_the_same_config(tmp_path):
 @pytest.mark.parametrize(("text", "message"), [
     ("[camera]\nwidht = 640\n", "[camera]: unknown key 'widht' — did you mean 'width'?"),
     ("[camra]\nwidth = 640\n", "unknown key 'camra' — did you mean 'camera'?"),
-    ('[camera]\nwidth = "640"\n', "[camera] width must be an integer, not '640' — e.g. width = 640"),
+    ('[camera]\nwidth = "640"\n', "[camera] width must be a whole number, not '640' — e.g. width = 640"),
     ("[alerts]\nactive_high = 1\n", "[alerts] active_high must be true or false"),
     ('[detector]\nname = "hog"\n', "[detector] name is 'hog'; choose one of auto, haar, ssd, yunet"),
-    ("[tracker]\nmin_hits = 0\n", "[tracker] min_hits is 0; it must be at least 1"),
+    ("[tracker]\nmin_hits = 0\n", "[tracker] min_hits is 0; it must be between 1 and 100"),
     ("[camera]\nwidth = 640\nwidth = 480\n", "is not valid TOML"),
     ("camera = 3\n", "camera must be a table ([camera])"),
 ])
@@ -52,7 +52,7 @@ def test_numbers_widen_to_float_and_pins_take_names():
 def test_missing_file_and_bad_flag_value_name_the_fix(tmp_path):
     with pytest.raises(ConfigError, match="not found — check --config"):
         configs.load(tmp_path / "nope.toml")
-    with pytest.raises(ConfigError, match="^--led-hold is -1.0; it must be at least 0.0$"):
+    with pytest.raises(ConfigError, match="^--led-hold is -1.0; it must be between 0.0 and 3600.0$"):
         resolve(parser().parse_args(["--led-hold", "-1"]))
 
 

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -103,32 +104,86 @@ def test_kill_9_during_writes_keeps_every_committed_count(tmp_path, bundle, face
     assert logged <= rows <= logged + 1  # each count is committed before it is logged
 
 
-def test_unwritable_db_keeps_counts_in_memory_and_writes_them_when_it_can(tmp_path, caplog):
-    blocker = tmp_path / "state"
-    blocker.write_text("a file where the DB's folder should be")
+def fill_disk(db_path):
+    """Make every insert into an edge-run DB fail as a full disk does (a trigger: real SQLite, no mock)."""
+    db = sqlite3.connect(db_path)
+    db.execute("CREATE TRIGGER full BEFORE INSERT ON counts BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END")
+    db.commit()
+    db.close()
+
+
+def test_a_db_that_fails_mid_run_keeps_counts_in_memory_and_writes_them_when_it_can(tmp_path, caplog):
     now = [0.0]
-    store = CountStore(blocker / "counts.db", retry_every=5.0, clock=lambda: now[0])
+    store = CountStore(tmp_path / "counts.db", retry_every=5.0, clock=lambda: now[0])
+    fill_disk(tmp_path / "counts.db")
     store.add("with_mask", 0.9, 3)
     store.add("without_mask", 0.8, 4)
     assert store.totals() == {"with_mask": 1, "without_mask": 1} and len(store.pending) == 2
-    assert "not writable" in caplog.text
-    blocker.unlink()
-    blocker.mkdir()
+    assert "is full" in caplog.text
+    db = sqlite3.connect(tmp_path / "counts.db")
+    db.execute("DROP TRIGGER full")
+    db.commit()
     assert not store.flush(), "waits retry_every before trying again"
     now[0] = 6.0
     assert store.flush()
-    store.close()
-    rows = sqlite3.connect(blocker / "counts.db").execute("SELECT label, track_frames FROM counts").fetchall()
+    assert store.close() == 0
+    rows = db.execute("SELECT label, track_frames FROM counts").fetchall()
     assert sorted(rows) == [("with_mask", 3), ("without_mask", 4)]
 
 
-def test_detection_goes_on_while_the_db_is_unwritable(tmp_path, bundle, face_models, walk_video):
+def test_detection_goes_on_while_the_db_fails_and_the_run_ends_in_an_error(tmp_path, bundle, face_models,
+                                                                           walk_video):
     video = walk_video(tmp_path / "walk.avi", frames=40)
-    (tmp_path / "state").write_text("not a folder")
-    process = start(tmp_path, bundle, face_models, video, "--db", str(tmp_path / "state" / "counts.db"),
-                    "--detections", str(tmp_path / "d.jsonl"))
+    CountStore(tmp_path / "counts.db").close()
+    fill_disk(tmp_path / "counts.db")
+    process = start(tmp_path, bundle, face_models, video, "--detections", str(tmp_path / "d.jsonl"))
     out, err = process.communicate(timeout=120)
-    assert process.returncode == 0
-    assert "not writable" in err and "could not be written" in err
     assert sum('"track"' in line for line in (tmp_path / "d.jsonl").read_text().splitlines()) >= 35
     assert "unmasked=1" in out or "masked=1" in out  # counted in memory all the same
+    assert process.returncode == 1, "a run that lost counts never exits 0"
+    assert err.strip().splitlines()[-1] == (f"edge-run: error: 1 count(s) of this run could not be written to "
+                                            f"{tmp_path / 'counts.db'} and are lost — see the errors above")
+
+
+def as_nobody(command: list[str]) -> list[str]:
+    """``command`` run by a user who may not write root's files (root itself may write anything)."""
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command] if os.geteuid() == 0 else command
+
+
+@pytest.mark.parametrize("kind", ["missing folder", "folder", "not sqlite", "foreign sqlite", "read-only"])
+def test_a_db_that_cannot_hold_the_counts_is_refused_at_start_and_by_check(kind, request, face_models, walk_video):
+    import shutil
+    import tempfile
+
+    # a folder anyone may reach (pytest's are private), so the read-only case can run as another user
+    folder = Path(tempfile.mkdtemp(prefix="edge-db-"))
+    folder.chmod(0o755)
+    request.addfinalizer(lambda: shutil.rmtree(folder))
+    video = walk_video(folder / "walk.avi", frames=10)
+    db = folder / "counts.db"
+    expected = {"missing folder": "for the counts database does not exist", "folder": "is a folder",
+                "not sqlite": "is not an SQLite database", "foreign sqlite": "is another program's SQLite database",
+                "read-only": "cannot be written (read-only"}[kind]
+    if kind == "missing folder":
+        db = folder / "no" / "counts.db"
+    elif kind == "folder":
+        db.mkdir()
+    elif kind == "not sqlite":
+        db.write_text("name,count\n")
+    elif kind == "foreign sqlite":
+        sqlite3.connect(db).execute("CREATE TABLE users (name TEXT)").connection.commit()
+    else:
+        CountStore(db).close()
+        db.chmod(0o644)
+    before = db.read_bytes() if db.is_file() else None
+    for check in ([], ["--check"]):
+        command = [sys.executable, "-m", "edge.cli.run", "--camera", str(video), "--model", "default",
+                   "--detector-dir", str(face_models), "--db", str(db), *check]
+        result = subprocess.run(as_nobody(command) if kind == "read-only" else command, capture_output=True,
+                                text=True, timeout=120)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and lines[-1].startswith("edge-run: error: ") and expected in lines[-1], (
+            check, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert not (folder / "no").exists(), "a missing folder is not made"
+    assert (db.read_bytes() if db.is_file() else None) == before, "a refused file is left as it was"

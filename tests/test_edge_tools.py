@@ -135,9 +135,15 @@ def test_edge_bench_reports_every_stage_and_flags_regressions(tmp_path, bundle, 
         run["stages"]["total"]["mean_ms"] /= 10  # an old run ten times faster: now a regression
     (tmp_path / "old.json").write_text(json.dumps(faster))
     capsys.readouterr()
-    assert edge_bench(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
-                       "--faces", "1", "--frames", "3", "--warmup", "1", "--compare",
-                       str(tmp_path / "old.json")]) == 0  # no common cell: nothing to flag
+    (tmp_path / "unrelated.json").write_text(json.dumps({"accuracy": 0.99}))
+    (tmp_path / "broken.json").write_text('{"runs": [')
+    for old, message in [("old.json", "shares no setting"), ("unrelated.json", "is not an edge-bench result"),
+                         ("broken.json", "is not JSON"), ("missing.json", "cannot read --compare")]:
+        assert edge_bench(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
+                           "--faces", "1", "--frames", "3", "--warmup", "1", "--compare",
+                           str(tmp_path / old)]) == 1, old  # nothing comparable is no "no regression"
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("edge-bench: error: ") and message in err[-1], err
     assert edge_bench(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
                        "--backend", "onnx-int8", "--faces", "2", "--frames", "3", "--warmup", "1",
                        "--compare", str(tmp_path / "old.json")]) == 1
@@ -152,8 +158,8 @@ def test_edge_bench_refuses_counts_it_cannot_run_in_one_line(flag, value, capsys
     with pytest.raises(SystemExit) as exited:
         edge_bench([flag, value])
     err = capsys.readouterr().err
-    assert exited.value.code == 2 and err.strip().splitlines()[-1].startswith(
-        f"edge-bench: error: argument {flag}: '{value}' is not a whole number of at least")
+    assert exited.value.code == 2 and err.count("\n") == 1
+    assert err.startswith(f"edge-bench: error: argument {flag}: '{value}' is not a whole number ")
 
 
 def test_edge_bench_measures_the_fast_path(tmp_path, bundle, face_models):

@@ -6,6 +6,7 @@ The face is the astronaut photo that ships with scikit-image (``skimage.data.ast
 a real photograph, so the demo needs no download; the mask is drawn on.
 """
 
+import argparse
 import sys
 
 import cv2
@@ -34,6 +35,8 @@ def people():
 def main(path: str) -> None:
     unmasked, masked = people()
     writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), 15, FRAME[::-1])
+    if not writer.isOpened():
+        sys.exit(f"tools/demo_clip.py: error: cannot write {path} — check that its folder exists and is writable")
     background = np.full((*FRAME, 3), (70, 80, 90), np.uint8)
     cv2.rectangle(background, (150, 20), (490, 480), (50, 55, 60), 8)  # the door frame
     for person in (unmasked, masked):
@@ -49,6 +52,9 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    main(sys.argv[1])
+    parser = argparse.ArgumentParser(prog="tools/demo_clip.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", help="the clip to write (.mp4)")
+    path = parser.parse_args().out
+    if not path.lower().endswith((".mp4", ".m4v", ".mov")):
+        parser.error(f"{path} does not end in .mp4: the clip is written as MPEG-4")
+    main(path)

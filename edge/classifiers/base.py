@@ -13,6 +13,7 @@ class Classifier(ABC):
     """One exported artifact on one interpreter, held to what the manifest says of it."""
 
     backend = ""
+    shown_name = ""  # how logs name the model: a shipped one by its name, others by path (set by the loader)
 
     def __init__(self, manifest: Manifest, artifact: Artifact):
         self.manifest, self.artifact = manifest, artifact

@@ -1,9 +1,48 @@
 """Console scripts. Each prints deliberate errors as one line and exits non-zero; --debug shows the traceback."""
 
+import argparse
 import logging
+import math
 import sys
 
-from ..errors import EdgeError
+from ..errors import EdgeError, os_reason
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a wrong flag is one line (with where to look) rather than the usage text."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def whole_number(minimum: int, maximum: int | None = None):
+    """An argparse type: a whole number in [minimum, maximum]."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            limit = f"of at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number {limit}")
+        return value
+
+    return parse
+
+
+def number(minimum: float, above: bool = False):
+    """An argparse type: a finite number of at least ``minimum`` (above it, if ``above``)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < minimum or (above and value == minimum):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number {'above' if above else 'of at least'} "
+                                             f"{minimum}")
+        return value
+
+    return parse
 
 
 def run_main(prog: str, body, args, error_code: int = 1) -> int:
@@ -15,5 +54,14 @@ def run_main(prog: str, body, args, error_code: int = 1) -> int:
     except (EdgeError, OSError, ValueError) as exc:
         if args.debug:
             raise
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
         return error_code
+
+
+def one_line(exc: BaseException) -> str:
+    """An error for a person: ours as written; the system's without errno numbers or type names."""
+    if isinstance(exc, EdgeError):
+        return " ".join(str(exc).split())
+    if isinstance(exc, OSError):
+        return os_reason(exc)
+    return " ".join(str(exc).split()) or "failed"

@@ -30,54 +30,52 @@ import numpy as np
 
 from ..config import SpeedConfig
 from ..paths import DEFAULT_MODEL, detector_dir, model_path
+from . import Parser, number, whole_number
 
 STAGES = ("capture", "detect", "crop", "classify", "track", "total")
 FACE = Path(__file__).resolve().parents[1] / "assets" / "face.jpg"
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edge-bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="edge-bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", default=None, help="a video file or image folder (default: synthetic frames)")
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="model bundle folder or manifest")
-    p.add_argument("--detector", nargs="+", default=["haar"], choices=("haar", "ssd", "yunet"))
+    p.add_argument("--detector", nargs="+", default=["auto"], choices=("auto", "haar", "ssd", "yunet"),
+                   help="auto (edge-run's default): YuNet when its file is present, else Haar eye pairs")
     p.add_argument("--detector-dir", default=None, help="detector files (default: edge-models' folder)")
     p.add_argument("--backend", nargs="+", default=["litert-int8"],
                    choices=("litert-int8", "litert-fp32", "onnx-int8", "onnx-fp32"))
-    p.add_argument("--threads", nargs="+", type=_at_least(1), default=[1],
+    p.add_argument("--threads", nargs="+", type=whole_number(1, 64), default=[1],
                    help="threads of the classifier and of OpenCV (the detector)")
-    p.add_argument("--faces", nargs="+", type=int, default=[1], choices=range(4),
+    p.add_argument("--faces", nargs="+", type=whole_number(0, 3), default=[1],
                    help="faces per synthetic frame")
-    p.add_argument("--detect-every", nargs="+", type=_at_least(1), default=[1], help="detect on every k-th frame")
+    p.add_argument("--detect-every", nargs="+", type=whole_number(1, 30), default=[1],
+                   help="detect on every k-th frame")
     p.add_argument("--motion-gate", action="store_true", help="skip detection while nothing moves")
     p.add_argument("--motion-regions", action="store_true",
                    help="search only changed parts of the frame and around tracked faces")
-    p.add_argument("--settled", type=_optional_float, default=SpeedConfig().settled,
-                   help="stop classifying counted people this sure of their label ('none': never stop)")
-    p.add_argument("--frames", type=_at_least(1), default=200, help="timed frames per cell")
-    p.add_argument("--warmup", type=_at_least(0), default=20, help="untimed frames first")
+    p.add_argument("--settled", type=_settled, default=SpeedConfig().settled,
+                   help="stop classifying counted people this sure of their label ('off': never stop)")
+    p.add_argument("--frames", type=whole_number(1), default=200, help="timed frames per cell")
+    p.add_argument("--warmup", type=whole_number(0), default=20, help="untimed frames first")
     p.add_argument("--json", type=Path, default=None, help="write the results here")
     p.add_argument("--compare", type=Path, default=None, help="an earlier --json to check for regressions")
-    p.add_argument("--tolerance", type=float, default=0.15, help="slowdown of total p50 counted as regression")
+    p.add_argument("--tolerance", type=number(0), default=0.15, help="slowdown of the mean total counted as regression")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 
 
-def _at_least(minimum: int):
-    def whole_number(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least {minimum}")
-        return value
+def _settled(text: str) -> float | None:
+    """--settled as edge-run reads it: the config's own range and its "off"."""
+    from ..config import SpeedConfig
+    from ..errors import ConfigError
+    from ..schema import from_text
 
-    return whole_number
-
-
-def _optional_float(text: str) -> float | None:
-    return None if text.lower() == "none" else float(text)
+    f = next(f for f in dataclasses.fields(SpeedConfig) if f.name == "settled")
+    try:
+        return from_text(f.type, text, dict(f.metadata), "--settled", ConfigError)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--settled ")) from None
 
 
 def synthetic_frames(faces: int, count: int):
@@ -108,10 +106,8 @@ def source_frames(source: str, count: int):
         frames = []
         while len(frames) < count and (frame := camera.read()) is not None:
             frames.append(frame.image)
-    if not frames:
-        from ..errors import CameraError
-
-        raise CameraError(f"{source} gave no frame")
+        if not frames:
+            raise camera.nothing_read(source)
     for i in range(count):
         yield frames[i % len(frames)]
 
@@ -183,7 +179,7 @@ def run_cell(args, detector_name: str, backend: str, threads: int, faces: int | 
                 times[stage].append(laps.ms.get(stage, 0.0))  # a frame the fast path skips has no crop stage
     store.close()
     stages = {stage: stats(values) for stage, values in times.items()}
-    return {"detector": detector_name, "backend": backend, "threads": threads,
+    return {"detector": detector.name, "backend": backend, "threads": threads,
             "faces": faces, "frames": args.frames, **dataclasses.asdict(speed),
             "detected_share": (pipeline.detections - detected) / args.frames,
             # of the frame's area, per frame the detector ran on
@@ -218,12 +214,37 @@ def machine(model: str) -> dict:
     return info
 
 
-def regressions(old: dict, new: dict, tolerance: float) -> list[str]:
-    def key(run):
-        return (run["detector"], run["backend"], run["threads"], run["faces"], run.get("detect_every", 1),
-                run.get("motion_gate", False), run.get("motion_regions", False))
+def earlier(path: Path) -> dict:
+    """An earlier --json, or one line saying why it is not one."""
+    from ..errors import ConfigError
 
-    before = {key(run): run for run in old.get("runs", [])}
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"cannot read --compare {path} ({(exc.strerror or 'unreadable').lower()})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ConfigError(f"--compare {path} is not JSON — give a file edge-bench --json wrote") from None
+    runs = data.get("runs") if isinstance(data, dict) else None
+    if not isinstance(runs, list) or not all(isinstance(r, dict) and "stages" in r for r in runs):
+        raise ConfigError(f"--compare {path} is not an edge-bench result (no runs) — give a file edge-bench "
+                          "--json wrote")
+    return data
+
+
+def _key(run: dict) -> tuple:
+    return (run["detector"], run["backend"], run["threads"], run["faces"], run.get("detect_every", 1),
+            run.get("motion_gate", False), run.get("motion_regions", False))
+
+
+def regressions(old: dict, new: dict, tolerance: float) -> list[str]:
+    """Slowdowns of the cells both results hold; ConfigError when they hold none in common."""
+    from ..errors import ConfigError
+
+    key = _key
+    before = {key(run): run for run in old["runs"]}
+    if not any(key(run) in before for run in new["runs"]):
+        raise ConfigError("the --compare result shares no setting (detector, backend, threads, faces, fast path) "
+                          "with this run: nothing to compare — run edge-bench with the same flags")
     found = []
     for run in new["runs"]:
         if key(run) in before:
@@ -239,8 +260,8 @@ def body(args) -> int:
     cells = [(d, b, t, f, k) for d in args.detector for b in args.backend for t in args.threads
              for f in (args.faces if not args.source else [None]) for k in args.detect_every]
     runs = []
-    for number, (d, b, t, f, k) in enumerate(cells, 1):
-        print(f"[{number}/{len(cells)}] {d} {b} threads={t} faces={f} detect-every={k} ...", file=sys.stderr,
+    for index, (d, b, t, f, k) in enumerate(cells, 1):
+        print(f"[{index}/{len(cells)}] {d} {b} threads={t} faces={f} detect-every={k} ...", file=sys.stderr,
               flush=True)
         runs.append(run_cell(args, d, b, t, f, k))
     print(f"motion gate {'on' if args.motion_gate else 'off'}, motion regions "
@@ -257,7 +278,7 @@ def body(args) -> int:
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     if args.compare:
-        found = regressions(json.loads(args.compare.read_text()), result, args.tolerance)
+        found = regressions(earlier(args.compare), result, args.tolerance)
         for line in found:
             print(f"edge-bench: regression: {line}", file=sys.stderr)
         if found:

@@ -9,22 +9,27 @@ Usage::
 """
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from ..config import ModelConfig
 from ..paths import DEFAULT_MODEL
+from . import Parser, whole_number
+
+BACKEND_NAMES = next(f for f in dataclasses.fields(ModelConfig) if f.name == "backend").metadata["choices"]
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edge-eval", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="edge-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="model bundle folder, manifest or artifact")
     p.add_argument("--data", type=Path, required=True, help="folder with one sub-folder of crops per label")
-    p.add_argument("--backend", default=None, help="litert-int8, litert-fp32, onnx-int8, onnx-fp32")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--backend", default=None, choices=BACKEND_NAMES,
+                   help="as edge-run's --backend (litert and onnx mean their int8 artifact)")
+    p.add_argument("--threads", type=whole_number(1, 64), default=1)
     p.add_argument("--json", type=Path, default=None, help="write accuracy, per_class and confusion here")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p

@@ -2,7 +2,8 @@
 
 ``fetch`` downloads them from their upstream URLs, or copies them from a folder, and
 checks each against its pinned sha256 before it lands in the detector folder, which is
-where edge-run looks by default. ``list`` shows what is there.
+where edge-run looks by default. ``list`` shows what is there, and the classifier bundles
+shipped with the package.
 
 Usage::
 
@@ -17,8 +18,10 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from .. import manifest as manifests
 from ..manifest import sha256_of
-from ..paths import detector_dir
+from ..paths import SHIPPED_MODELS, detector_dir, shipped_models
+from . import Parser
 
 
 def registry() -> dict:
@@ -28,8 +31,7 @@ def registry() -> dict:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edge-models", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="edge-models", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dir", type=Path, default=None,
                    help="detector folder (default: $MASKWATCH_MODELS or ~/.local/share/maskwatch/models)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -57,7 +59,7 @@ def _download(url: str, target: Path) -> None:
 
 
 def fetch_file(file, dest: Path, source: Path | None, mirror: str | None) -> None:
-    from ..errors import ModelFileError, ModelMismatchError
+    from ..errors import ModelFileError, ModelMismatchError, os_reason
 
     target = dest / file.name
     if target.is_file() and sha256_of(target) == file.sha256:
@@ -74,7 +76,7 @@ def fetch_file(file, dest: Path, source: Path | None, mirror: str | None) -> Non
             try:
                 _download(url, part)
             except OSError as exc:
-                raise ModelFileError(f"could not download {url} ({exc}) — without internet, copy the files "
+                raise ModelFileError(f"could not download {url} ({os_reason(exc)}) — without internet, copy the files "
                                      "over and use `edge-models fetch --from FOLDER`") from exc
         found = sha256_of(part)
         if found != file.sha256:
@@ -96,6 +98,11 @@ def body(args) -> int:
                 path = dest / file.name
                 state = "missing" if not path.is_file() else "ok" if sha256_of(path) == file.sha256 else "CHANGED"
                 print(f"  {name:6} {file.name:45} {state}")
+        print("classifier bundles shipped with the package (edge-run --model NAME):")
+        for name in shipped_models():
+            manifest = manifests.load(SHIPPED_MODELS / name)
+            print(f"  {name:8} {manifest.input_size} px, labels {', '.join(manifest.labels)}; "
+                  f"{', '.join(a.backend for a in manifest.artifacts)}")
         return 0
     dest.mkdir(parents=True, exist_ok=True)
     for name in args.detectors or list(files):

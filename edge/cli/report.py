@@ -15,12 +15,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import Parser
+
 PERIODS = {"day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00"}
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edge-report", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="edge-report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--db", type=Path, default=Path("counts.db"), help="edge-run's counts database")
     p.add_argument("--by", choices=("day", "hour", "both"), default="both", help="grouping of the printed tables")
     p.add_argument("--since", default=None, help="only counts from this date or time on (YYYY-MM-DD[ HH:MM])")
@@ -41,8 +42,9 @@ def read_counts(db: Path, since: float | None) -> list[tuple[float, str]]:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
             return connection.execute("SELECT ts, label FROM counts WHERE ts >= ? ORDER BY ts",
                                        (since or 0.0,)).fetchall()
-    except sqlite3.DatabaseError as exc:
-        raise ConfigError(f"{db} is not an edge-run counts database ({exc})") from None
+    except sqlite3.DatabaseError:
+        raise ConfigError(f"{db} is not an edge-run counts database (not SQLite, or no counts table in it) — "
+                          "pass edge-run's --db path") from None
 
 
 def group(rows, period: str, utc: bool) -> tuple[list[str], dict[str, dict[str, int]]]:

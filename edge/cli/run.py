@@ -13,17 +13,13 @@ from pathlib import Path
 
 from .. import config as configs
 from ..paths import DEFAULT_MODEL, detector_dir
+from . import Parser, number, whole_number
 
 log = logging.getLogger("edge-run")
 
 
-def _parse_pin(text: str):
-    return int(text) if text.isdigit() else text
-
-
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edge-run", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="edge-run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, default=None, help="TOML config file; flags given override it")
     for key, flag, f in configs.options():
         kinds = configs.allowed_types(f)
@@ -32,11 +28,11 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument(flag, dest=key, action=argparse.BooleanOptionalAction, default=None,
                            help=f.metadata["help"] + default)
             continue
-        kind = _parse_pin if str in kinds and int in kinds else kinds[0]
+        # The text goes to the config's own checks, which word every error the same as a file's.
         metavar = "|".join(f.metadata["choices"]) if f.metadata["choices"] else key.split(".")[1].upper()
-        p.add_argument(flag, dest=key, type=kind, default=None, metavar=metavar, help=f.metadata["help"] + default)
-    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
-    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+        p.add_argument(flag, dest=key, default=None, metavar=metavar, help=f.metadata["help"] + default)
+    p.add_argument("--max-frames", type=whole_number(1), default=None, help="stop after this many frames")
+    p.add_argument("--duration", type=number(0, above=True), default=None, help="stop after this many seconds")
     p.add_argument("--print-config", action="store_true", help="print the resulting config as TOML and exit")
     p.add_argument("--check", action="store_true",
                    help="load the model, open the camera, read one frame; exit 0 if all work, else 1")
@@ -60,21 +56,27 @@ def load_models(config: configs.RunConfig):
 
 
 def build(config: configs.RunConfig, pin_factory=None):
-    """The runtime's parts, in the order a failure is cheapest to report: model, detector, camera, pins."""
+    """The runtime's parts, in the order a failure is cheapest to report: model, detector, counts DB,
+    camera, pins; what was opened is closed again when a later part fails."""
     from ..alerts import create_alerts
     from ..cameras import open_camera
     from ..counts import CountStore
     from ..pipeline import Pipeline
 
     classifier, detector = load_models(config)
+    store = CountStore(config.output.db)
     c = config.camera
-    camera = open_camera(c.source, c.width, c.height, c.fps)
+    try:
+        camera = open_camera(c.source, c.width, c.height, c.fps)
+    except Exception:
+        store.close()
+        raise
     try:
         alerts = create_alerts(config.alerts, pin_factory)
     except Exception:
         camera.close()
+        store.close()
         raise
-    store = CountStore(config.output.db)
 
     def on_count(label, track):
         log.info("counted track %d: %s (%.2f)", track.id, label, track.confidence)
@@ -85,23 +87,41 @@ def build(config: configs.RunConfig, pin_factory=None):
 
 
 def check(config: configs.RunConfig) -> None:
+    """What a run would open, opened once: model (and its self-test), detector, pins, counts DB, one frame."""
     from ..alerts import create_alerts
     from ..cameras import open_camera
+    from ..counts import CountStore
     from ..errors import CameraError
 
     classifier, detector = load_models(config)
     create_alerts(config.alerts).close()
+    db = Path(config.output.db)
+    existed = db.exists()
+    CountStore(db).close()  # proves the database can be written
+    if not existed:  # a check leaves nothing behind
+        for leftover in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            leftover.unlink(missing_ok=True)
     c = config.camera
     with open_camera(c.source, c.width, c.height, c.fps) as camera:
         frame = camera.read()
-        if frame is None or frame.image is None:
-            raise CameraError(f"{c.source} opened but gave no frame — check the camera or file")
+        if frame is None:
+            raise camera.nothing_read(c.source)
+        if frame.image is None:
+            raise CameraError(f"{c.source} opened but gave no frame in time — check the camera or stream")
     height, width = frame.image.shape[:2]
-    print(f"edge-run: check ok: {c.source} gives {width}x{height} frames; model {classifier.manifest.name} "
-          f"({classifier.artifact.backend}); detector {detector.name}; alerts {config.alerts.backend}")
+    print(f"edge-run: check ok: {c.source} gives {width}x{height} frames; model {classifier.shown_name} "
+          f"({classifier.artifact.backend}, self-test {'passed' if classifier.manifest.selftest else 'missing'}); "
+          f"detector {detector.name}; counts {db} writable; alerts {describe_alerts(config.alerts)}")
+
+
+def describe_alerts(alerts: configs.AlertsConfig) -> str:
+    wired = [f"{name}={pin}" for name in ("green_led", "red_led", "buzzer", "relay")
+             if (pin := getattr(alerts, name)) is not None]
+    return f"{alerts.backend} ({', '.join(wired)})" if wired and alerts.backend != "none" else "none wired"
 
 
 def body(args, pin_factory=None) -> int:
+    from ..errors import CountsError
     from ..notify import Notifier
     from ..runner import Outputs, Runner
 
@@ -119,14 +139,17 @@ def body(args, pin_factory=None) -> int:
     runner = Runner(camera, pipeline, store, alerts, Notifier(), outputs, source_name=config.camera.source,
                     stall_timeout=config.camera.stall_timeout, summary_every=o.summary_every)
     previous = signal.signal(signal.SIGTERM, lambda *_: runner.stop("SIGTERM"))
-    log.info("running: camera %s, detector %s, model %s (%s), alerts %s", config.camera.source,
-             pipeline.detector.name, pipeline.classifier.manifest.name, pipeline.classifier.artifact.backend,
-             type(alerts).__name__)
+    log.info("running: camera %s, detector %s, model %s (%s), alerts %s, counts %s", config.camera.source,
+             pipeline.detector.name, pipeline.classifier.shown_name, pipeline.classifier.artifact.backend,
+             describe_alerts(config.alerts), o.db)
     try:
         runner.run(args.max_frames, args.duration)
     finally:
         signal.signal(signal.SIGTERM, previous)
         print(runner.status())
+    if store.lost:
+        raise CountsError(f"{store.lost} count(s) of this run could not be written to {o.db} and are lost — "
+                          "see the errors above")
     return 0
 
 
