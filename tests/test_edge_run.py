@@ -162,7 +162,8 @@ def test_tampered_model_and_bad_config_are_one_line_errors(tmp_path, bundle, fac
     (tmp_path / "bad.toml").write_text("[tracker]\nmin_hits = 'three'\n")
     assert run(tmp_path, bundle, face_models, tmp_path, "--config", str(tmp_path / "bad.toml")) == 1
     err = capsys.readouterr().err
-    assert err.startswith("edge-run: error: ") and "[tracker] min_hits must be a whole number, not 'three' — e.g. min_hits = 3" in err
+    assert err.startswith("edge-run: error: ")
+    assert "[tracker] min_hits must be a whole number, not 'three' — e.g. min_hits = 3" in err
 
 
 def test_check_and_snapshots(tmp_path, bundle, face_models, walk_video, capsys):
