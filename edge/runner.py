@@ -49,12 +49,16 @@ class Outputs:
     _file: object = field(default=None, repr=False)
 
     def open(self) -> None:
+        """Open the outputs in folders that exist: a mistyped path is an error, not a new folder tree."""
+        for path in (self.detections, self.snapshots):
+            if path is not None and not path.parent.is_dir():
+                raise ConfigError(f"cannot write the outputs: {path.parent} is not an existing folder — give "
+                                  "--detections and --snapshots paths in a writable folder")
         try:
             if self.detections is not None:
-                self.detections.parent.mkdir(parents=True, exist_ok=True)
                 self._file = open(self.detections, "w")  # noqa: SIM115 - closed in close()
             if self.snapshots is not None:
-                self.snapshots.mkdir(parents=True, exist_ok=True)
+                self.snapshots.mkdir(exist_ok=True)
         except OSError as exc:
             self.close()
             raise ConfigError(f"cannot write the outputs ({os_reason(exc)}) — give --detections and --snapshots "

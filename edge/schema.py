@@ -155,11 +155,10 @@ def check(annotation, value, meta: dict, where: str, error: type):
         except Invalid as exc:
             raise error(f"{where} {exc}") from None
         return converted
-    if len(kinds) > 1:
-        words = " or ".join(_word(k) for k in kinds)
-        off = f' or "{meta["off"]}"' if meta["off"] else ""
-        raise error(f"{where} must be {words}{off}, not {shown(value)}")
-    raise error(f"{where} {problems[0]}")
+    if len(kinds) == 1 and (meta["off"] is None or not problems[0].startswith("must be ")):
+        raise error(f"{where} {problems[0]}")
+    words = " or ".join([_word(k) for k in kinds] + ([f'"{meta["off"]}"'] if meta["off"] else []))
+    raise error(f"{where} must be {words}, not {shown(value)}")
 
 
 def join(where: str, key: str) -> str:
