@@ -77,6 +77,12 @@ class SelfTest:
     seeds: list[int] = spec(items=(1, 64))
     tolerance: float = spec(minimum=0.001, maximum=0.5)  # largest difference in any probability
     recipe: int = spec(choices=(1,))  # how the pictures are drawn, so a later runtime can add recipes
+    crop_means: list[float] = spec(items=(1, 64))  # mean pixel of each picture's crop: the crop path's fingerprint
+    contract: str = spec(pattern=_SHA256)  # sha256 of what decides a count: labels, threshold, input, crop
+
+    def check(self, where: str, error: type) -> None:
+        if len(self.crop_means) != len(self.seeds):
+            raise error(f"{schema.join(where, 'crop_means')} must give one mean per seed")
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,8 @@ def _one(kind, value, where: str, error: type):
     if origin is dict or kind is dict:
         if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
             raise Invalid(f"must be {_word(kind)}, not {shown(value)}")
-        return dict(value)
+        _, item = typing.get_args(kind) or (str, Any)
+        return {k: check(item, v, {}, f"{where}.{k}", error) for k, v in value.items()}
     if dataclasses.is_dataclass(kind):
         return build(kind, value, where, error)
     if kind is bool:

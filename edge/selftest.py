@@ -8,8 +8,14 @@ numbers and is refused before it can count anyone wrongly.
 
 The pictures are coloured noise, drawn with numpy alone, so they hold no face and need no file.
 Seeds are chosen where the model is sure of a label: a sure answer is the same on every CPU,
-and swapping two labels moves it by nearly 1.
+and swapping two labels moves it by nearly 1. Two fingerprints come with them: the mean pixel of
+each crop (the crop and resize path) and a digest of the fields that decide a count (labels,
+violation label, threshold, input, crop), so a hand edit of any of them is found too.
 """
+
+import dataclasses
+import hashlib
+import json
 
 import cv2
 import numpy as np
@@ -31,6 +37,22 @@ def picture(seed: int) -> np.ndarray:
     frame = cv2.resize(coarse, (SIZE, SIZE), interpolation=cv2.INTER_LINEAR)
     frame += rng.normal(0.0, 12.0, frame.shape).astype(np.float32)
     return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+CROP_TOLERANCE = 0.5  # grey levels: resizes differ by a level at most between CPUs, a changed crop by many
+
+
+def contract(manifest) -> str:
+    """sha256 of the fields that decide what a face is counted as; any edit after export changes it."""
+    fields = {"labels": manifest.labels, "violation_label": manifest.violation_label,
+              "threshold": manifest.threshold, "input_size": manifest.input_size, "layout": manifest.layout,
+              "pixel_format": manifest.pixel_format, "input_range": manifest.input_range,
+              "crop": dataclasses.asdict(manifest.crop)}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def crop_means(manifest, seeds) -> list[float]:
+    return [round(float(c.mean()), 3) for c in crops(manifest, seeds)]
 
 
 def crops(manifest, seeds) -> np.ndarray:
@@ -73,6 +95,16 @@ def verify(classifier) -> bool:
     if manifest.selftest is None:
         return False
     test = manifest.selftest
+    if contract(manifest) != test.contract:
+        raise ModelMismatchError(
+            f"{artifact.file} fails its self-test: its manifest's labels, threshold, input or crop were changed "
+            "after export — re-export the model (or `python -m export.seal` it, if the change was meant)")
+    for seed, got, want in zip(test.seeds, crop_means(manifest, test.seeds), test.crop_means, strict=True):
+        if abs(got - want) > CROP_TOLERANCE:
+            raise ModelMismatchError(
+                f"{artifact.file} fails its self-test: test picture {seed} crops to a mean of {got:.2f}, at export "
+                f"{want:.2f} — this runtime cuts faces differently from the one that exported the model; "
+                "install matching versions")
     for seed, got, want in zip(test.seeds, results(classifier, test.seeds), artifact.selftest, strict=True):
         label = max(want, key=lambda name: abs(got[name] - want[name]))
         if abs(got[label] - want[label]) > test.tolerance:

@@ -37,8 +37,9 @@ def seal(bundle: Path) -> manifests.Manifest:
             raise SealError(f"{classifier.artifact.file} gives about the same probability to every label on the "
                             "self-test pictures, so a swapped label could not be seen — is the model trained?")
         artifacts.append(dataclasses.replace(classifier.artifact, selftest=expected))
-    sealed = dataclasses.replace(manifest, schema_version=manifests.SCHEMA_VERSION, artifacts=artifacts,
-                                 selftest=manifests.SelfTest(seeds, selftest.TOLERANCE, 1))
+    test = manifests.SelfTest(seeds, selftest.TOLERANCE, 1, selftest.crop_means(manifest, seeds),
+                              selftest.contract(manifest))
+    sealed = dataclasses.replace(manifest, schema_version=manifests.SCHEMA_VERSION, artifacts=artifacts, selftest=test)
     manifests.dump(sealed, bundle / manifests.MANIFEST_NAME)
     for artifact in sealed.artifacts:
         load_classifier(bundle / artifact.file, threads=1)  # proves itself as the device will load it

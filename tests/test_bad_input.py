@@ -126,7 +126,9 @@ def set_everywhere(key, value):
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (swap_labels, "fails its self-test: on test picture"),
+    (swap_labels, "fails its self-test: its manifest's labels, threshold, input or crop were changed after export"),
+    (lambda d: d["crop"].update(margin=0.5), "fails its self-test: its manifest's labels, threshold"),
+    (set_everywhere("violation_label", "with_mask"), "fails its self-test: its manifest's labels, threshold"),
     (set_everywhere("threshold", 2.0), "threshold is 2.0; it must be between 0.001 and 0.999"),
     (set_everywhere("threshold", "0.05"), "threshold must be a number, not '0.05'"),
     (set_everywhere("input_size", 96), "input.shape is [-1, 128, 128, 3], but input_size 96 means"),
@@ -143,6 +145,26 @@ def test_a_manifest_that_lies_is_refused_by_check_and_run(change, message, tmp_p
         line = one_error_line(capsys, run(tmp_path, face_models, clip, *flags, model=bundle))
         assert message in line, line
     assert not (tmp_path / "counts.db").exists() or counts(tmp_path / "counts.db") == {}
+
+
+def test_a_stale_seal_on_swapped_labels_is_caught_by_the_models_own_answers(tmp_path):
+    """Labels swapped and the digest made again (as a careless re-seal would): the probabilities still differ."""
+    from edge import selftest
+    from edge.classifiers import load_classifier
+    from edge.errors import ModelMismatchError
+
+    def swap_and_reseal(data):
+        from edge import manifest as manifests
+
+        swap_labels(data)
+        data["selftest"]["contract"] = selftest.contract(manifests.parse(
+            {**data, "selftest": None, "schema_version": 1,
+             "artifacts": [{**a, "selftest": None} for a in data["artifacts"]]}))
+
+    bundle = edit_manifest(tmp_path, swap_and_reseal)
+    for backend in ("litert-int8", "onnx-int8", "onnx-fp32"):
+        with pytest.raises(ModelMismatchError, match="fails its self-test: on test picture .* it gives"):
+            load_classifier(bundle, backend)
 
 
 def test_a_manifest_that_is_not_json_says_where_not_what_the_decoder_said(tmp_path, face_models, clip, capsys):
