@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import schema
-from .errors import ConfigError
+from .errors import ConfigError, os_reason
 
 
 def option(default, help: str, flag: str | None = None, minimum: float | None = None,
@@ -197,10 +197,16 @@ def from_dict(data: dict, origin: str = "config") -> RunConfig:
 def load(path: Path | str) -> RunConfig:
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found — check --config "
                           "(edge-run --print-config > edge-run.toml writes one)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a folder — give --config a TOML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not text (TOML is UTF-8) — give --config a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {path} ({os_reason(exc)})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     return from_dict(data, str(path))

@@ -75,8 +75,9 @@ def _explain(path: Path, exc: sqlite3.Error) -> str:
     return f"cannot open or write {path} (SQLite: {exc}) — check the folder's permissions and free space"
 
 
-def _adopt(db: sqlite3.Connection, path: Path) -> None:
-    """Make ``db`` edge-run's, or refuse it, unchanged, if it is another program's."""
+def _adopt(db: sqlite3.Connection, path: Path) -> dict[str, int]:
+    """Make ``db`` edge-run's and return its counts per label, or refuse it, unchanged, if it is another
+    program's or damaged."""
     app_id = db.execute("PRAGMA application_id").fetchone()[0]
     tables = sorted(name for (name,) in db.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"))
@@ -87,12 +88,15 @@ def _adopt(db: sqlite3.Connection, path: Path) -> None:
     if not ours:
         owner = f"tables {', '.join(tables)}" if tables else f"application id {app_id:#x}"
         raise CountsError(f"{path} is another program's SQLite database ({owner}) — give edge-run a file of its own")
+    # Reads every row's label before anything is written: a damaged file is refused as it is.
+    totals = dict(db.execute("SELECT label, COUNT(*) FROM counts GROUP BY label").fetchall()) if tables else {}
     # Writes now, so a read-only or locked file is found before anyone is counted.
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     with db:
         db.execute(SCHEMA)
         db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    return totals
 
 
 class CountStore:
@@ -102,12 +106,11 @@ class CountStore:
         self.pending: list[tuple[float, str, float, int]] = []
         self.lost = 0  # counts that could not be written before close()
         self._session: dict[str, int] = {}  # counted since this store was opened
-        self._db = self._open()
-        self._totals: dict[str, int] = dict(
-            self._db.execute("SELECT label, COUNT(*) FROM counts GROUP BY label").fetchall())
+        self._db, self._totals = self._open()
 
-    def _open(self) -> sqlite3.Connection:
-        """The database, proven writable; CountsError (one line) when it cannot hold the counts."""
+    def _open(self) -> tuple[sqlite3.Connection, dict[str, int]]:
+        """The database, proven writable, and its counts per label; CountsError (one line) when it cannot
+        hold the counts."""
         if self.path != MEMORY and (reason := _refuse(self.path)) is not None:
             raise CountsError(reason)
         try:
@@ -116,14 +119,14 @@ class CountStore:
         except sqlite3.Error as exc:
             raise CountsError(_explain(self.path, exc)) from None
         try:
-            _adopt(db, self.path)
+            totals = _adopt(db, self.path)
         except sqlite3.Error as exc:
             db.close()
             raise CountsError(_explain(self.path, exc)) from None
         except CountsError:
             db.close()
             raise
-        return db
+        return db, totals
 
     def add(self, label: str, confidence: float, track_frames: int, ts: float | None = None) -> None:
         self.pending.append((time.time() if ts is None else ts, label, float(confidence), int(track_frames)))

@@ -95,6 +95,13 @@ def test_impossible_values_in_a_config_file_name_the_key_and_range(toml, message
     assert message in one_error_line(capsys, edge_run(["--config", str(tmp_path / "c.toml"), "--check"]))
 
 
+def test_a_config_that_is_no_toml_text_is_one_line(tmp_path, capsys):
+    (tmp_path / "binary.toml").write_bytes(b"\xff\xfe[camera]\n")
+    for config, message in [(tmp_path, "is a folder — give --config a TOML file"),
+                            (tmp_path / "binary.toml", "is not text (TOML is UTF-8)")]:
+        assert message in one_error_line(capsys, edge_run(["--config", str(config), "--check"]))
+
+
 def test_settled_can_be_switched_off_by_flag_and_file(tmp_path, capsys):
     from edge import config as configs
     from edge.cli.run import parser, resolve

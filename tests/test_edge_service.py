@@ -150,7 +150,7 @@ def as_nobody(command: list[str]) -> list[str]:
     return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command] if os.geteuid() == 0 else command
 
 
-@pytest.mark.parametrize("kind", ["missing folder", "folder", "not sqlite", "foreign sqlite", "read-only"])
+@pytest.mark.parametrize("kind", ["missing folder", "folder", "not sqlite", "foreign sqlite", "read-only", "damaged"])
 def test_a_db_that_cannot_hold_the_counts_is_refused_at_start_and_by_check(kind, request, face_models, walk_video):
     import shutil
     import tempfile
@@ -163,7 +163,7 @@ def test_a_db_that_cannot_hold_the_counts_is_refused_at_start_and_by_check(kind,
     db = folder / "counts.db"
     expected = {"missing folder": "for the counts database does not exist", "folder": "is a folder",
                 "not sqlite": "is not an SQLite database", "foreign sqlite": "is another program's SQLite database",
-                "read-only": "cannot be written (read-only"}[kind]
+                "read-only": "cannot be written (read-only", "damaged": "is damaged (not a readable SQLite"}[kind]
     if kind == "missing folder":
         db = folder / "no" / "counts.db"
     elif kind == "folder":
@@ -172,9 +172,16 @@ def test_a_db_that_cannot_hold_the_counts_is_refused_at_start_and_by_check(kind,
         db.write_text("name,count\n")
     elif kind == "foreign sqlite":
         sqlite3.connect(db).execute("CREATE TABLE users (name TEXT)").connection.commit()
-    else:
+    elif kind == "read-only":
         CountStore(db).close()
         db.chmod(0o644)
+    else:  # a year of counts, with pages in the middle of the file zeroed
+        store = CountStore(db)
+        for _ in range(2000):
+            store.add("with_mask" * 10, 0.9, 3, ts=1.0)
+        store.close()
+        data = db.read_bytes()
+        db.write_bytes(data[:4096] + bytes(8192) + data[12288:])
     before = db.read_bytes() if db.is_file() else None
     for check in ([], ["--check"]):
         command = [sys.executable, "-m", "edge.cli.run", "--camera", str(video), "--model", "default",
