@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from edge import config as configs
+from edge.cli import Parser, whole_number
 from edge.cli.bench import synthetic_frames
 from edge.cli.run import load_models
 from edge.config import SpeedConfig
@@ -109,13 +110,13 @@ def counts_on(clip: Path, loops: int, detector_dir: Path, speed: SpeedConfig) ->
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="tools/bench_compare.py", description=__doc__,
+    p = Parser(prog="tools/bench_compare.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", type=Path, required=True, help="the training run of the shipped model (model.keras)")
     p.add_argument("--detector-dir", type=Path, required=True, help="SSD and YuNet files")
-    p.add_argument("--frames", type=int, default=60, help="frames per face count (1, 2, 3 faces)")
+    p.add_argument("--frames", type=whole_number(1), default=60, help="frames per face count (1, 2, 3 faces)")
     p.add_argument("--clip", type=Path, default=None, help="a clip with known people, for the count check")
-    p.add_argument("--loops", type=int, default=5, help="times the clip is played for the count check")
+    p.add_argument("--loops", type=whole_number(1), default=5, help="times the clip is played for the count check")
     p.add_argument("--out", type=Path, default=Path("bench-compare.json"))
     args = p.parse_args(argv)
 

@@ -13,17 +13,18 @@ from pathlib import Path
 
 import cv2
 
+from edge.cli import Parser, whole_number
 from edge.detectors import create_detector
 from edge.detectors.haar import HaarConfig, HaarDetector
 from edge.images import is_image_file
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="tools/detector_fairness.py", description=__doc__,
+    p = Parser(prog="tools/detector_fairness.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="folder with with_mask/ and without_mask/")
     p.add_argument("--detector-dir", type=Path, required=True, help="SSD and YuNet files")
-    p.add_argument("--every", type=int, default=8, help="use every n-th picture")
+    p.add_argument("--every", type=whole_number(1), default=8, help="use every n-th picture")
     args = p.parse_args(argv)
 
     cv2.setNumThreads(1)  # ms per picture on one thread, as edge-bench times them

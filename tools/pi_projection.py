@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.cli import Parser
 from edge.cli.bench import median_ms
 from edge.detectors.yunet import find_model
 
@@ -35,7 +36,7 @@ def yunet_ms_here(model: Path, side: int, calls: int = 50) -> float:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="tools/pi_projection.py", description=__doc__,
+    p = Parser(prog="tools/pi_projection.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("bench", type=Path, nargs="+", help="edge-bench --json outputs from this machine")
     p.add_argument("--detector-dir", type=Path, required=True)

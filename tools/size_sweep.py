@@ -16,6 +16,7 @@ import numpy as np
 
 from edge import manifest as manifests
 from edge.classifiers import load_classifier
+from edge.cli import Parser
 from edge.cli.bench import median_ms
 
 
@@ -46,7 +47,7 @@ def row(run: Path, exports: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="tools/size_sweep.py", description=__doc__,
+    p = Parser(prog="tools/size_sweep.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="+", type=Path, help="training runs, one per input size or width")
     p.add_argument("--exports", type=Path, default=Path("exports"), help="where each run's export lies, by name")

@@ -19,6 +19,7 @@ from pathlib import Path
 from edge import config as configs
 from edge.cameras import open_camera
 from edge.cameras.base import Camera, Frame
+from edge.cli import Parser, whole_number
 from edge.cli.run import build
 from edge.notify import Notifier
 from edge.runner import Outputs, Runner
@@ -72,11 +73,12 @@ class LoopingProbe(Camera):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="tools/soak.py", description=__doc__,
+    p = Parser(prog="tools/soak.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("clip", help="a video file with faces (make soak uses the demo clip)")
-    p.add_argument("--frames", type=int, default=100_000)
-    p.add_argument("--people-per-loop", type=int, default=2, help="people the clip shows (the demo clip: 2)")
+    p.add_argument("--frames", type=whole_number(1), default=100_000)
+    p.add_argument("--people-per-loop", type=whole_number(1), default=2,
+                   help="people the clip shows (the demo clip: 2)")
     p.add_argument("--detector", default="yunet")
     p.add_argument("--detector-dir", default=None)
     p.add_argument("--json", type=Path, default=None, help="write the figures here")

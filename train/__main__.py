@@ -4,6 +4,8 @@ import argparse
 import os
 import sys
 
+from edge.cli import Parser, number, whole_number
+
 
 def comma_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
@@ -24,7 +26,7 @@ def input_size(text: str) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m train", description=__doc__,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         epilog="example: python -m train --data ../shared/datasets/masks --out runs/m128 "
@@ -40,39 +42,40 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=input_size, default=128, help="input size in px (96..224)")
     p.add_argument("--weights", default="imagenet",
                    help="backbone weights: imagenet (downloads), a .weights.h5 path, or none")
-    p.add_argument("--alpha", type=float, default=1.0, choices=(0.35, 0.5, 0.75, 1.0),
+    p.add_argument("--alpha", type=number(0), default=1.0, choices=(0.35, 0.5, 0.75, 1.0),
                    help="backbone width; a narrower net inherits the first channels of the 1.0 weights "
                         "file and is trained whole (--whole-epochs)")
     p.add_argument("--teacher", default=None,
                    help="a finished run folder (same classes) to distil from: half of each target is its "
                         "probabilities")
-    p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--dropout", type=number(0), default=0.2)
     g = p.add_argument_group("face crops (the device's detector and crop rule)")
     g.add_argument("--detector", default="auto", choices=("auto", "haar", "ssd", "yunet"))
     g.add_argument("--detector-dir", default=os.environ.get("MASKWATCH_MODELS", "."),
                    help="folder with the detector files")
-    g.add_argument("--margin", type=float, default=0.2, help="crop margin per side, fraction of the box")
+    g.add_argument("--margin", type=number(0), default=0.2, help="crop margin per side, fraction of the box")
     g.add_argument("--no-face", choices=("keep", "drop"), default="keep",
                    help="images where no face is found: keep them whole, or drop them")
     g.add_argument("--cache", default=".cache/faces", help="face-crop cache folder ('' for none)")
     g = p.add_argument_group("split")
     g.add_argument("--split", type=fractions, default=(0.7, 0.15, 0.15), help="train,val,test")
-    g.add_argument("--dup-distance", type=int, default=8,
+    g.add_argument("--dup-distance", type=whole_number(0, 64), default=8,
                    help="perceptual-hash bits within which two images count as the same photo")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=whole_number(0), default=0)
     g = p.add_argument_group("training")
-    g.add_argument("--batch-size", type=int, default=32)
-    g.add_argument("--head-epochs", type=int, default=8)
-    g.add_argument("--head-lr", type=float, default=1e-3)
-    g.add_argument("--fine-epochs", type=int, default=8)
-    g.add_argument("--fine-lr", type=float, default=1e-5)
+    g.add_argument("--batch-size", type=whole_number(1), default=32)
+    g.add_argument("--head-epochs", type=whole_number(0), default=8)
+    g.add_argument("--head-lr", type=number(0, above=True), default=1e-3)
+    g.add_argument("--fine-epochs", type=whole_number(0), default=8)
+    g.add_argument("--fine-lr", type=number(0, above=True), default=1e-5)
     g.add_argument("--fine-from", default="block_13_expand", help="first backbone layer to unfreeze")
-    g.add_argument("--whole-epochs", type=int, default=None,
+    g.add_argument("--whole-epochs", type=whole_number(0), default=None,
                    help="train the whole net this many epochs instead of head + fine-tune "
                         "(default: 20 below alpha 1.0, else 0)")
-    g.add_argument("--whole-lr", type=float, default=2e-3, help="starting rate of --whole-epochs (cosine to 0)")
-    g.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs")
-    g.add_argument("--min-recall", type=float, default=0.99,
+    g.add_argument("--whole-lr", type=number(0, above=True), default=2e-3,
+                   help="starting rate of --whole-epochs (cosine to 0)")
+    g.add_argument("--patience", type=whole_number(0), default=3, help="early-stopping patience in epochs")
+    g.add_argument("--min-recall", type=number(0), default=0.99,
                    help="validation recall floor for the violation class when choosing the threshold")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p

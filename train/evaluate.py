@@ -5,14 +5,13 @@ rule and input size), and the run's decision threshold applies, so the figures a
 of the model as the device would use it.
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from edge.cli import run_main
+from edge.cli import Parser, number, run_main
 
 from .dataset import DatasetError, list_samples, resolve_labels
 from .faces import PrepConfig, prepare
@@ -53,11 +52,11 @@ def evaluate(model_path: Path, data: Path, out: Path, detector: str, detector_di
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__)
+    p = Parser(prog="python -m train.evaluate", description=__doc__)
     p.add_argument("--model", required=True, type=Path, help="model.keras inside a run folder")
     p.add_argument("--data", required=True, type=Path, help="folder-per-class images")
     p.add_argument("--out", required=True, type=Path, help="folder for metrics.json and plots")
-    p.add_argument("--threshold", type=float, default=None, help="override the run's threshold")
+    p.add_argument("--threshold", type=number(0), default=None, help="override the run's threshold")
     p.add_argument("--detector", default="auto", choices=("auto", "haar", "ssd", "yunet"))
     p.add_argument("--detector-dir", default=".", help="folder with the detector files")
     p.add_argument("--cache", default=".cache/faces", help="face-crop cache ('' for none)")

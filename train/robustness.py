@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from edge.classifiers import load_classifier
-from edge.cli import run_main
+from edge.cli import Parser, run_main, whole_number
 from edge.metrics import predict_labels, summarize
 from train.runs import add_run_data_options, read_run, run_crops
 
@@ -216,14 +216,14 @@ def body(args) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m train.robustness", description=__doc__,
+    p = Parser(prog="python -m train.robustness", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", type=Path, required=True, help="training run folder (its test split is used)")
     p.add_argument("--model", type=Path, required=True, help="the run's exported bundle (folder, manifest, tarball)")
     p.add_argument("--backend", default="litert-int8")
     p.add_argument("--out", type=Path, default=None, help="folder for the results (default: RUN/robustness)")
     add_run_data_options(p)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=whole_number(0), default=0)
     p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)
     args.out = args.out or args.run / "robustness"
