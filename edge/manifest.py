@@ -58,6 +58,8 @@ class Artifact:
         return f"{'litert' if self.format == 'tflite' else 'onnx'}-{self.precision}"
 
     def check(self, where: str, error: type) -> None:
+        if any(not 0.0 <= p <= 1.0 for result in self.selftest or [] for p in result.values()):
+            raise error(f"{schema.join(where, 'selftest')} holds a probability outside 0 to 1")
         if not self.file.endswith(f".{self.format}"):
             raise error(f"{where}: file {self.file!r} is not a .{self.format} file as its format says")
 
@@ -83,6 +85,10 @@ class SelfTest:
     def check(self, where: str, error: type) -> None:
         if len(self.crop_means) != len(self.seeds):
             raise error(f"{schema.join(where, 'crop_means')} must give one mean per seed")
+        if not all(0 <= seed < 2 ** 32 for seed in self.seeds):
+            raise error(f"{schema.join(where, 'seeds')} {self.seeds} must be whole numbers from 0 to 2^32 - 1")
+        if not all(0.0 <= mean <= 255.0 for mean in self.crop_means):
+            raise error(f"{schema.join(where, 'crop_means')} must be pixel values from 0 to 255")
 
 
 @dataclass(frozen=True)
