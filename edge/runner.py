@@ -111,7 +111,8 @@ class Runner:
             while self.stop_reason is None:
                 if max_frames is not None and self.frames >= max_frames:
                     break
-                if duration is not None and self.clock() - self._started >= duration:
+                # At least one frame: a duration shorter than the first frame is not "nothing to do".
+                if duration is not None and self.frames and self.clock() - self._started >= duration:
                     break
                 frame = self.camera.read()
                 if frame is None:  # a file or folder has ended

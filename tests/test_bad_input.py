@@ -273,3 +273,8 @@ def test_demo_clip_help_writes_no_file(tmp_path):
 def test_the_readme_says_where_the_tools_are():
     readme = (REPO / "README.md").read_text()
     assert ".venv-edge/bin/edge-run" in readme and "source .venv-edge/bin/activate" in readme
+
+
+def test_a_duration_shorter_than_a_frame_still_processes_one(tmp_path, face_models, clip):
+    assert run(tmp_path, face_models, clip, "--duration", "1e-9", "--detections", str(tmp_path / "d.jsonl")) == 0
+    assert len((tmp_path / "d.jsonl").read_text().splitlines()) == 1, "not a silent exit 0 with nothing done"
