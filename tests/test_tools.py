@@ -26,6 +26,12 @@ def test_soak_reports_memory_gaps_and_counts(tmp_path, walk_video, face_models):
     assert 0 < figures["rss_start_mb"] <= figures["rss_peak_mb"] and figures["longest_gap_ms"] > 0
 
 
+def test_bench_compare_on_a_fresh_clone_names_the_command_that_makes_its_run(tmp_path, face_models):
+    result = script("tools/bench_compare.py", "--run", tmp_path / "m128", "--detector-dir", face_models)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "no trained model at" in result.stderr and "make train" in result.stderr
+
+
 @pytest.mark.tf
 def test_bench_compare_writes_the_ratios(tmp_path, run_dir, face_models, walk_video):
     pytest.importorskip("tensorflow")

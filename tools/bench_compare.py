@@ -110,8 +110,7 @@ def counts_on(clip: Path, loops: int, detector_dir: Path, speed: SpeedConfig) ->
 
 
 def main(argv=None) -> int:
-    p = Parser(prog="tools/bench_compare.py", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="tools/bench_compare.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", type=Path, required=True, help="the training run of the shipped model (model.keras)")
     p.add_argument("--detector-dir", type=Path, required=True, help="SSD and YuNet files")
     p.add_argument("--frames", type=whole_number(1), default=60, help="frames per face count (1, 2, 3 faces)")
@@ -119,6 +118,10 @@ def main(argv=None) -> int:
     p.add_argument("--loops", type=whole_number(1), default=5, help="times the clip is played for the count check")
     p.add_argument("--out", type=Path, default=Path("bench-compare.json"))
     args = p.parse_args(argv)
+    if not (args.run / "model.keras").is_file():
+        # The usual recipe runs a float Keras model, which is not shipped: a fresh clone has to make one.
+        p.error(f"no trained model at {args.run / 'model.keras'} — the usual recipe runs the float model of a "
+                "training run: make one with `make train` (about 10 minutes on 2 cores), or give RUN=FOLDER")
 
     import tensorflow as tf
 
