@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MASKWATCH_SHARED ?= $(SHARED)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps demo test lint train evaluate export ship package install uninstall rollback deploy bench bench-compare sweep check-wheels fairness soak clean
+.PHONY: help setup system-deps demo test lint train evaluate export ship package install uninstall rollback deploy bench bench-compare sweep check-wheels fairness soak walkthrough clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -141,6 +141,12 @@ check-wheels: setup ## the device's requirements install from wheels on Python 3
 
 fairness: setup ## share of masked vs unmasked pictures where each face detector finds a face
 	$(PY) tools/detector_fairness.py --data $(DATA) --detector-dir $(DETECTORS)
+
+walkthrough: setup ## real photos (scenes-ilc, held out) as walk-up clips: people counted vs the boxes → runs/walkthrough-*
+	$(PY) tools/walkthrough.py --data $(SHARED)/datasets/scenes-ilc --detector-dir $(DETECTORS) --detector yunet \
+		--setting every-frame fast --json runs/walkthrough-yunet.json --png runs/walkthrough-yunet.png
+	$(PY) tools/walkthrough.py --data $(SHARED)/datasets/scenes-ilc --detector-dir $(DETECTORS) --detector haar \
+		--setting every-frame haar-fastest --every 2 --json runs/walkthrough-haar.json --png runs/walkthrough-haar.png
 
 SOAK_FRAMES ?= 100000
 soak: setup ## long run on the demo clip: RSS growth, longest frame gap, counts (SOAK_FRAMES=100000)

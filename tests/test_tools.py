@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import REPO
 
@@ -46,3 +47,37 @@ def test_bench_compare_writes_the_ratios(tmp_path, run_dir, face_models, walk_vi
         assert figures[key] > 0, key
     assert figures["ratio_fastest"] == pytest.approx(figures["fastest_fps"] / figures["reference_fps"], rel=0.01)
     assert figures["counts"]["default"] == figures["counts"]["fastest"]
+
+
+def test_walkthrough_counts_boxed_photos_against_their_boxes(tmp_path, mask_images, face_models):
+    """Two photos made here, each of one real face on a wall, boxed by hand: one counted right each."""
+    import cv2
+    from conftest import unmasked_face
+
+    from edge.images import read_image
+
+    sys.path.insert(0, str(REPO / "tools"))
+    from walkthrough import held_out
+
+    data = tmp_path / "scenes"
+    (data / "images").mkdir(parents=True)
+    (data / "annotations").mkdir()
+    masked = cv2.resize(read_image(sorted((mask_images / "with_mask").glob("*.jpg"))[1]).bgr, (200, 200))
+    names = [f"photo{i}" for i in range(100) if held_out(f"photo{i}")][:2]
+    for name, (face, label) in zip(names, [(unmasked_face(mask_images, 3), "without_mask"), (masked, "with_mask")],
+                                   strict=True):
+        photo = np.full((600, 800, 3), 90, np.uint8)
+        photo[200:400, 300:500] = face
+        cv2.imwrite(str(data / "images" / f"{name}.jpg"), photo)
+        (data / "annotations" / f"{name}.xml").write_text(
+            f"<annotation><object><name>{label}</name><bndbox><xmin>320</xmin><ymin>210</ymin><xmax>480</xmax>"
+            "<ymax>390</ymax></bndbox></object></annotation>")
+    out = tmp_path / "w.json"
+    result = script("tools/walkthrough.py", "--data", data, "--detector-dir", face_models, "--setting", "every-frame",
+                    "--json", out, "--png", tmp_path / "w.png")
+    assert result.returncode == 0, result.stderr
+    (run,) = json.loads(out.read_text())["runs"]
+    assert run["clips"] == 2 and run["countable"] == {"with_mask": 1, "without_mask": 1}
+    assert run["counted_right"] == {"with_mask": 1, "without_mask": 1}
+    assert run["extra_per_clip"] == 0 and run["exactly_right"] == 1.0
+    assert [clip["counted"] for clip in run["per_clip"]] == [{"without_mask": 1}, {"with_mask": 1}]

@@ -1,0 +1,259 @@
+"""A walk-through benchmark on real photos (``make walkthrough``): people counted per clip against the truth.
+
+Each held-out photo of ../shared/datasets/scenes-ilc with one to three boxed faces becomes a
+30-frame clip: a 640x480 camera window that starts on the whole photo and closes in on its faces,
+as a doorway camera sees people walking up to it. edge-run's own pipeline (its detector, model,
+tracker and counting; one thread) runs on each clip, and the people it counts, per label, are
+compared with the photo's boxes:
+
+- a face is *countable* when it is at least ``--min-face`` px wide in the clip's last frame;
+  smaller ones may be counted or not (no detector finds a 10 px face, and a count of one is no error);
+- *counted right* (per label): people counted with the label their box has, out of the countable
+  faces of that label, clip by clip (min of counted and true);
+- *extra people*: counts beyond every face the photo has, countable or not;
+- *exactly right*: every label's count equals its countable faces, give or take its small ones.
+
+``with_incorrect_mask`` faces (nose or chin out) are required only of a model that has a
+``mask_incorrect`` label; for a two-class model they may be counted as anything, and what they
+were counted as is reported.
+
+Held out: a photo whose name's sha1 ends in a hex digit below 3 (about 19% of them); training on
+scenes-ilc must leave these out (``held_out``).
+
+Usage::
+
+    python tools/walkthrough.py --data ../shared/datasets/scenes-ilc --detector-dir ../shared/models/face \\
+        --detector yunet haar --setting every-frame fast --json runs/walkthrough.json --png runs/walkthrough.png
+"""
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+
+from edge import config as configs
+from edge.cli import Parser, whole_number
+from edge.cli.run import load_models
+from edge.counts import MEMORY, CountStore
+from edge.images import read_image
+from edge.pipeline import Pipeline
+
+FRAME = (640, 480)
+FRAMES = 30
+# The settings compared, as edge-run's [speed] section would hold them.
+SETTINGS = {
+    "every-frame": {"detect_every": 1, "motion_gate": False, "motion_regions": False},
+    "fast": {"detect_every": 3, "motion_gate": True, "motion_regions": True},
+    "haar-fastest": {"detect_every": 4, "motion_gate": True, "motion_regions": True},
+}
+TRUTH = {"with_mask": "with_mask", "without_mask": "without_mask", "with_incorrect_mask": "mask_incorrect"}
+
+
+def held_out(name: str) -> bool:
+    return hashlib.sha1(name.encode()).hexdigest()[-1] in "012"
+
+
+def faces_of(annotation: Path) -> list[tuple[str, np.ndarray]]:
+    """(label, box x, y, w, h) of each boxed face of a Pascal VOC file."""
+    faces = []
+    for obj in ET.parse(annotation).findall("object"):
+        box = obj.find("bndbox")
+        x0, y0, x1, y1 = (float(box.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax"))
+        faces.append((TRUTH[obj.find("name").text], np.array([x0, y0, x1 - x0, y1 - y0])))
+    return faces
+
+
+def windows(photo_shape, boxes: np.ndarray) -> np.ndarray:
+    """The camera's window (x, y, w, h) in photo pixels for each frame: the whole photo (at 4:3) closing
+    in on the faces until the largest is a third of the window's width."""
+    height, width = photo_shape[:2]
+    aspect = FRAME[0] / FRAME[1]
+    x0, y0 = boxes[:, 0].min(), boxes[:, 1].min()
+    x1, y1 = (boxes[:, 0] + boxes[:, 2]).max(), (boxes[:, 1] + boxes[:, 3]).max()
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    end_w = max(3 * boxes[:, 2].max(), (x1 - x0) * 1.3, (y1 - y0) * 1.3 * aspect)
+    start_w = max(width, height * aspect)
+    end_w = min(end_w, start_w)
+    start = np.array([width / 2, height / 2, start_w])
+    end = np.array([cx, cy, end_w])
+    steps = np.linspace(0.0, 1.0, FRAMES)[:, None]
+    path = start + (end - start) * steps
+    return np.column_stack([path[:, 0] - path[:, 2] / 2, path[:, 1] - path[:, 2] / aspect / 2,
+                            path[:, 2], path[:, 2] / aspect])
+
+
+def frame_at(photo: np.ndarray, window) -> np.ndarray:
+    x, y, w, h = window
+    scale = FRAME[0] / w
+    matrix = np.array([[scale, 0, -x * scale], [0, scale, -y * scale]])
+    shrink = scale < 1
+    # Beyond the photo's edge the camera sees a plain wall: replicated edges would draw streaks.
+    return cv2.warpAffine(photo, matrix, FRAME, flags=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(80, 80, 80))
+
+
+def in_frame(boxes: np.ndarray, window) -> np.ndarray:
+    x, y, w, _ = window
+    scale = FRAME[0] / w
+    return np.column_stack([(boxes[:, 0] - x) * scale, (boxes[:, 1] - y) * scale, boxes[:, 2:] * scale])
+
+
+@dataclasses.dataclass
+class Clip:
+    name: str
+    truth: list[str]  # label of each face
+    widths: list[float]  # its width in the last frame, px
+    counted: dict[str, int]
+    last_frame: np.ndarray | None = None
+    last_faces: list = dataclasses.field(default_factory=list)
+
+    def judge(self, labels: list[str], min_face: float) -> dict:
+        need = {label: 0 for label in labels}
+        small = dict(need)
+        for label, width in zip(self.truth, self.widths, strict=True):
+            if label in labels:
+                (need if width >= min_face else small)[label] += 1
+        loose = sum(t not in labels for t in self.truth)  # incorrect masks, for a model without that label
+        right = {label: min(self.counted.get(label, 0), n) for label, n in need.items()}
+        extra = max(0, sum(self.counted.values()) - len(self.truth))
+        over = sum(max(0, self.counted.get(label, 0) - need[label] - small[label]) for label in labels)
+        exact = all(need[label] <= self.counted.get(label, 0) for label in labels) and over <= loose
+        return {"need": need, "right": right, "extra": extra, "exact": exact}
+
+
+def run_clip(pipeline: Pipeline, photo: np.ndarray, name: str, faces, keep: bool) -> Clip:
+    boxes = np.stack([box for _, box in faces])
+    path = windows(photo.shape, boxes)
+    result = None
+    for window in path:
+        frame = frame_at(photo, window)
+        result = pipeline.process(frame)
+    widths = in_frame(boxes, path[-1])[:, 2].tolist()
+    return Clip(name, [label for label, _ in faces], widths, pipeline.store.session(),
+                frame if keep else None, result.faces if keep else [])
+
+
+def photos(data: Path, every: int, limit: int | None):
+    """(name, picture, faces) of the held-out photos with one to three boxed faces."""
+    names = sorted(p.stem for p in (data / "annotations").glob("*.xml") if held_out(p.stem))
+    chosen = 0
+    for index, name in enumerate(names):
+        if index % every:
+            continue
+        faces = faces_of(data / "annotations" / f"{name}.xml")
+        if not 1 <= len(faces) <= 3:
+            continue
+        yield name, read_image(data / "images" / f"{name}.jpg").bgr, faces
+        chosen += 1
+        if limit is not None and chosen >= limit:
+            return
+
+
+def summarize(judged: list[dict], clips: list[Clip], labels: list[str]) -> dict:
+    need = {label: sum(j["need"][label] for j in judged) for label in labels}
+    right = {label: sum(j["right"][label] for j in judged) for label in labels}
+    incorrect = [c for c in clips if "mask_incorrect" in c.truth and "mask_incorrect" not in labels]
+    return {
+        "clips": len(clips), "countable": need, "counted_right": right,
+        "counted_right_share": {label: round(right[label] / need[label], 4) if need[label] else None
+                                for label in labels},
+        "extra_people": sum(j["extra"] for j in judged),
+        "extra_per_clip": round(sum(j["extra"] for j in judged) / max(1, len(clips)), 4),
+        "exactly_right": round(sum(j["exact"] for j in judged) / max(1, len(clips)), 4),
+        "clips_with_incorrect_masks": len(incorrect),
+    }
+
+
+def worst_png(path: Path, clips: list[Clip], judged: list[dict], violation: str | None, title: str) -> None:
+    """The last frames of the clips counted furthest from the truth, with their tracks, in one picture."""
+    from edge.snapshots import annotate
+
+    def error(j):
+        return j["extra"] + sum(n - j["right"][label] for label, n in j["need"].items())
+
+    order = [i for i in sorted(range(len(clips)), key=lambda i: -error(judged[i])) if error(judged[i])][:8]
+    if not order:
+        return
+    tiles = []
+    for i in order:
+        clip = clips[i]
+        tile = annotate(clip.last_frame, SimpleNamespace(faces=clip.last_faces), violation)
+        loose = sum(t not in judged[i]["need"] for t in clip.truth)
+        truth = ", ".join([f"{n} {label}" for label, n in judged[i]["need"].items() if n]
+                          + ([f"{loose} mask_incorrect (any label)"] if loose else []))
+        counted = ", ".join(f"{n} {label}" for label, n in clip.counted.items()) or "nobody"
+        for row, text in enumerate((clip.name[:12], f"truth: {truth or 'only small faces'}", f"counted: {counted}")):
+            cv2.putText(tile, text, (8, 22 + 22 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 4, cv2.LINE_AA)
+            cv2.putText(tile, text, (8, 22 + 22 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1,
+                        cv2.LINE_AA)
+        tiles.append(cv2.resize(tile, (480, 360), interpolation=cv2.INTER_AREA))
+    while len(tiles) % 4:
+        tiles.append(np.zeros_like(tiles[0]))
+    grid = np.vstack([np.hstack(tiles[r:r + 4]) for r in range(0, len(tiles), 4)])
+    banner = np.full((40, grid.shape[1], 3), 255, np.uint8)
+    cv2.putText(banner, title, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2, cv2.LINE_AA)
+    cv2.imwrite(str(path), np.vstack([banner, grid]))
+
+
+def main(argv=None) -> int:
+    p = Parser(prog="tools/walkthrough.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, required=True, help="scenes-ilc: images/ and annotations/ (Pascal VOC)")
+    p.add_argument("--detector-dir", type=Path, required=True)
+    p.add_argument("--detector", nargs="+", default=["yunet"], choices=("haar", "ssd", "yunet"))
+    p.add_argument("--setting", nargs="+", default=["every-frame", "fast"], choices=list(SETTINGS))
+    p.add_argument("--model", default=None, help="model bundle (default: the shipped one)")
+    p.add_argument("--min-face", type=whole_number(8), default=40, help="px in the last frame to be countable")
+    p.add_argument("--every", type=whole_number(1), default=1, help="take every n-th held-out photo")
+    p.add_argument("--limit", type=whole_number(1), default=None, help="at most this many clips")
+    p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--png", type=Path, default=None, help="the worst clips of the first detector and setting")
+    args = p.parse_args(argv)
+    if not (args.data / "annotations").is_dir():
+        p.error(f"{args.data} has no annotations/ folder — give ../shared/datasets/scenes-ilc")
+    cv2.setNumThreads(1)
+    results = []
+    for detector_name in args.detector:
+        for setting in args.setting:
+            config = configs.from_dict({"detector": {"name": detector_name, "model_dir": str(args.detector_dir),
+                                                     "threads": 1},
+                                        "model": {"path": args.model} if args.model else {},
+                                        "speed": SETTINGS[setting]})
+            classifier, detector = load_models(config)
+            labels = classifier.manifest.labels
+            keep = args.png is not None and not results
+            clips, judged, started = [], [], time.perf_counter()
+            for number, (name, photo, faces) in enumerate(photos(args.data, args.every, args.limit), 1):
+                pipeline = Pipeline(detector, classifier, CountStore(MEMORY), **dataclasses.asdict(config.tracker),
+                                    **dataclasses.asdict(config.speed))
+                clips.append(run_clip(pipeline, photo, name, faces, keep))
+                judged.append(clips[-1].judge(labels, args.min_face))
+                if number % 50 == 0:
+                    print(f"  {detector_name} {setting}: {number} clips ...", file=sys.stderr, flush=True)
+            summary = summarize(judged, clips, labels)
+            summary.update(detector=detector_name, setting=setting, speed=SETTINGS[setting],
+                           model=classifier.shown_name, seconds=round(time.perf_counter() - started, 1))
+            print(json.dumps({k: summary[k] for k in ("detector", "setting", "clips", "counted_right_share",
+                                                       "extra_per_clip", "exactly_right")}))
+            if keep:
+                worst_png(args.png, clips, judged, classifier.manifest.violation_label,
+                          f"worst clips: {detector_name}, {setting} ({summary['clips']} clips)")
+            summary["per_clip"] = [{"photo": c.name, "truth": c.truth, "widths": [round(w) for w in c.widths],
+                                    "counted": c.counted, **j} for c, j in zip(clips, judged, strict=True)]
+            results.append(summary)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"min_face": args.min_face, "frames": FRAMES, "runs": results}, indent=2)
+                             + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
