@@ -200,7 +200,8 @@ def worst_png(path: Path, clips: list[Clip], judged: list[dict], violation: str 
     grid = np.vstack([np.hstack(tiles[r:r + 4]) for r in range(0, len(tiles), 4)])
     banner = np.full((40, grid.shape[1], 3), 255, np.uint8)
     cv2.putText(banner, title, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2, cv2.LINE_AA)
-    cv2.imwrite(str(path), np.vstack([banner, grid]))
+    if not cv2.imwrite(str(path), np.vstack([banner, grid])):
+        raise OSError(f"cannot write {path}")
 
 
 def main(argv=None) -> int:
@@ -218,6 +219,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if not (args.data / "annotations").is_dir():
         p.error(f"{args.data} has no annotations/ folder — give ../shared/datasets/scenes-ilc")
+    for out in (args.json, args.png):
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
     cv2.setNumThreads(1)
     results = []
     for detector_name in args.detector:
@@ -249,7 +253,6 @@ def main(argv=None) -> int:
                                     "counted": c.counted, **j} for c, j in zip(clips, judged, strict=True)]
             results.append(summary)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"min_face": args.min_face, "frames": FRAMES, "runs": results}, indent=2)
                              + "\n")
     return 0
