@@ -53,6 +53,10 @@ SETTINGS = {
     "every-frame": {"detect_every": 1, "motion_gate": False, "motion_regions": False},
     "fast": {"detect_every": 3, "motion_gate": True, "motion_regions": True},
     "haar-fastest": {"detect_every": 4, "motion_gate": True, "motion_regions": True},
+    # each part of the fast path alone, to find which one loses people
+    "every-4th": {"detect_every": 4, "motion_gate": False, "motion_regions": False},
+    "gate": {"detect_every": 1, "motion_gate": True, "motion_regions": False},
+    "regions": {"detect_every": 1, "motion_gate": False, "motion_regions": True},
 }
 TRUTH = {"with_mask": "with_mask", "without_mask": "without_mask", "with_incorrect_mask": "mask_incorrect"}
 
