@@ -67,3 +67,18 @@ def test_a_walking_face_missed_for_several_detections_is_found_where_it_was_head
         else:
             tracker.update(np.zeros((0, 4)), np.zeros((0, 2)))
     assert len(set(tracks)) == 1
+
+
+def test_a_box_of_another_size_does_not_take_a_face_off_its_course():
+    """One detection 1.6x the face's size over it (an eye paired with an eyebrow) is not the face's next
+    box: the track keeps its course, takes the face back on the next frame, and the person is one count."""
+    tracker = Tracker(violation_index=1, threshold=0.5, min_hits=3)
+    boxes = walk(0, 40, step=6.0, size=130.0)
+    boxes[20] = np.array([boxes[20][0] - 30, boxes[20][1] - 40, 210.0, 210.0])
+    counted, ids = 0, set()
+    for box in boxes:
+        tracks, confirmed = tracker.update(box[None], WITHOUT[None])
+        counted += len(confirmed)
+        ids.add(tracks[0].id)
+    assert counted == 1
+    assert len(ids) == 2  # the wrong box got a track of its own, which never reached min_hits
