@@ -106,18 +106,18 @@ deploy: ## package EXPORT here and install it on HOST=user@host over ssh (REMOTE
 	$(SSH) $(HOST) "$(SUDO) bash $(REMOTE_DIR)/systemd/install.sh \
 		$(if $(BUNDLE),--bundle $(REMOTE_DIR)/$(notdir $(BUNDLE))) $(REMOTE_ARGS)"
 
-bench: setup ## edge-bench on EXPORT (all four artifacts): backends, edge-run's defaults, the fast path; Pi projection
+bench: setup ## edge-bench on EXPORT (all four artifacts): backends, edge-run's defaults (the presets), each fast-path part; Pi projection
 	@# every face classified in every frame, to compare the backends
 	$(VENV)/bin/edge-bench --model $(EXPORT) --detector haar yunet --detector-dir $(DETECTORS) \
-		--backend litert-int8 litert-fp32 onnx-int8 onnx-fp32 --faces 0 1 3 --settled off --json runs/bench.json
+		--backend litert-int8 litert-fp32 onnx-int8 onnx-fp32 --faces 0 1 3 --exact --settled off --json runs/bench.json
 	$(VENV)/bin/edge-bench --model $(EXPORT) --detector haar yunet --detector-dir $(DETECTORS) --faces 0 1 3 \
 		--json runs/bench-default.json
 	$(VENV)/bin/edge-bench --model $(EXPORT) --detector haar yunet --detector-dir $(DETECTORS) --faces 0 1 3 \
-		--detect-every 3 --motion-gate --json runs/bench-fast.json
+		--detect-every 3 --motion-gate --no-motion-regions --json runs/bench-fast.json
 	$(VENV)/bin/edge-bench --model $(EXPORT) --detector haar yunet --detector-dir $(DETECTORS) --faces 0 1 3 \
 		--detect-every 1 3 4 --motion-gate --motion-regions --json runs/bench-regions.json
 	@# the narrow shipped model, every face classified: its classify stage against the one above
-	$(VENV)/bin/edge-bench --model fast --detector yunet --detector-dir $(DETECTORS) --faces 1 3 --settled off \
+	$(VENV)/bin/edge-bench --model fast --detector yunet --detector-dir $(DETECTORS) --faces 1 3 --exact --settled off \
 		--backend litert-int8 onnx-int8 --json runs/bench-fast-model.json
 	$(PY) tools/pi_projection.py runs/bench.json runs/bench-default.json runs/bench-fast.json runs/bench-regions.json \
 		--detector-dir $(DETECTORS)

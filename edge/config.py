@@ -76,24 +76,48 @@ class TrackerConfig:
     min_iou: float = option(0.25, "box overlap that continues a track", minimum=0.05, maximum=0.9)
 
 
+# The fast path each detector gets by default: the fastest settings measured to count the people
+# every-frame detection counts, on real faces walking up to the camera (`make walkthrough`,
+# docs/benchmarks.md). The SSD resizes any input to 300x300, so searching less of the frame saves it
+# nothing, and it was not measured: it detects on every frame.
+PRESETS = {
+    "exact": {"detect_every": 1, "motion_gate": False, "motion_regions": False},
+    "yunet": {"detect_every": 3, "motion_gate": True, "motion_regions": True},
+    "haar": {"detect_every": 4, "motion_gate": True, "motion_regions": False},
+    "ssd": {"detect_every": 1, "motion_gate": False, "motion_regions": False},
+}
+
+
 @dataclass(frozen=True)
 class SpeedConfig:
     """The fast path: spend the CPU on frames and faces where something can change."""
 
-    detect_every: int = option(1, "run the face detector on every k-th frame (on every frame while someone "
-                               "in view is not counted yet); between, faces keep their tracked boxes "
-                               "and labels", minimum=1, maximum=30)
-    motion_gate: bool = option(False, "skip detection while nobody is tracked and the frame has not changed "
-                               "since the detector last looked (an idle doorway)")
+    preset: str = option("auto", "auto: the fastest settings measured to count what detection on every frame "
+                         "counts, for the detector in use (YuNet: every 3rd frame, motion gate and regions; "
+                         "Haar: every 4th frame and the gate; SSD: every frame); exact: detect on every frame, "
+                         "whole frames, for any detector. The three settings below override it",
+                         choices=("auto", "exact"))
+    detect_every: int | None = option(None, "run the face detector on every k-th frame (on every frame while "
+                                      "someone in view is not counted yet); between, faces keep their tracked "
+                                      "boxes and labels (default: the preset's)", minimum=1, maximum=30)
+    motion_gate: bool | None = option(None, "skip detection while nobody is tracked and the frame has not "
+                                      "changed since the detector last looked, an idle doorway (default: the "
+                                      "preset's)")
     # A face at the far end of a doorway covers about 1% of the frame: a gate needing more never opens for it.
     motion_threshold: float = option(0.003, "share of pixels that must change to open the motion gate",
                                      minimum=0.0, maximum=0.01)
-    motion_regions: bool = option(False, "search only the parts of the frame that changed since the "
-                                  "detector last looked, and around tracked faces (every "
-                                  "10th detection still searches the whole frame)")
+    motion_regions: bool | None = option(None, "search only the parts of the frame that changed since the "
+                                         "detector last looked, and around tracked faces; every 10th detection "
+                                         "still searches the whole frame (default: the preset's)")
     settled: float | None = option(0.9, "stop classifying a counted person once the mean probability of "
                                    "their label reaches this (counts never change after counting); "
                                    "off: classify every face in every frame", minimum=0.5, maximum=1.0, off="off")
+
+    def settings(self, detector: str) -> dict:
+        """The Pipeline's fast-path keywords for ``detector`` (its resolved name: yunet, haar, ssd)."""
+        chosen = PRESETS["exact" if self.preset == "exact" else detector]
+        given = {key: getattr(self, key) for key in chosen if getattr(self, key) is not None}
+        return {**chosen, **given, "motion_threshold": self.motion_threshold, "settled": self.settled}
 
 
 @dataclass(frozen=True)

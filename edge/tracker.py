@@ -20,13 +20,13 @@ import numpy as np
 from .crops import box_centres, iou_matrix
 from .metrics import predict_labels
 
-
-# Between two detections a walking face changes size by under 10% (see pipeline.RESIZE), and within
-# five frames by under 20%; the bound leaves room for a box's own jitter, and grows for a face
-# missed for longer. The eye pairs' wrong boxes measured 1.57 and 1.76 times the face's.
+# A face's box may differ from the size its track predicts (its width, grown at the rate it has been
+# growing) by this factor, plus 2% a frame since it was last seen: room for a box's own jitter and for
+# a walker speeding up. The eye pairs' wrong boxes measured 1.76 times the face's a frame later, 1.57
+# four frames later.
 MAX_RESIZE = 1.4
-RESIZE_GROWTH = 1.03  # per frame beyond RESIZE_FRAMES
-RESIZE_FRAMES = 5
+RESIZE_GROWTH = 1.02
+MAX_GROWTH = 0.2  # log-width per frame a track may learn: a face filling the frame in half a second
 
 
 @dataclass
@@ -41,6 +41,10 @@ class Track:
     confidence: float = 0.0
     seen: int = 0  # the tracker's frame when the face was last detected
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # px per frame, of the box's centre
+    growth: float = 0.0  # log of the box's width ratio per frame: a face walking up grows steadily
+
+    def predicted_width(self, frame: int) -> float:
+        return float(self.box[2] * np.exp(self.growth * (frame - self.seen)))
 
     def predicted_box(self, frame: int) -> np.ndarray:
         """Where the face should be at ``frame``, if it kept its speed."""
@@ -80,14 +84,14 @@ class Tracker:
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         assigned: list[Track | None] = [None] * len(boxes)
         if self.tracks and len(boxes):
-            predicted = np.array([t.predicted_box(self.frame) for t in self.tracks])
-            overlap = iou_matrix(predicted, boxes)
+            overlap = iou_matrix(np.array([t.predicted_box(self.frame) for t in self.tracks]), boxes)
             # A box of another size is another detection, even where it overlaps: Haar's eye pairs now and
             # then pair an eye with an eyebrow or a shadow and give a box 1.7x the face's; taken as the
             # face's next box, it threw the track off its course and the person was counted twice.
             elapsed = np.array([self.frame - t.seen for t in self.tracks], dtype=np.float64)
-            allowed = MAX_RESIZE * RESIZE_GROWTH ** np.maximum(elapsed - RESIZE_FRAMES, 0)
-            ratio = boxes[None, :, 2] / np.maximum(predicted[:, None, 2], 1e-9)
+            allowed = MAX_RESIZE * RESIZE_GROWTH ** np.maximum(elapsed - 1, 0)
+            widths = np.array([t.predicted_width(self.frame) for t in self.tracks])
+            ratio = boxes[None, :, 2] / np.maximum(widths[:, None], 1e-9)
             overlap[(ratio > allowed[:, None]) | (ratio < 1 / allowed[:, None])] = 0.0
             # Greedy by overlap: the clearest matches first.
             for t_index, b_index in zip(*np.unravel_index(np.argsort(-overlap, axis=None), overlap.shape),
@@ -124,6 +128,9 @@ class Tracker:
                 moved = (box_centres(boxes[index]) - box_centres(track.box))[0] / (self.frame - track.seen)
                 # Half old, half new: a detector's box jitters a few pixels from frame to frame.
                 track.velocity = moved if track.hits == 1 else (track.velocity + moved) / 2
+                grown = np.log(max(boxes[index][2], 1e-9) / max(track.box[2], 1e-9)) / (self.frame - track.seen)
+                grown = grown if track.hits == 1 else (track.growth + grown) / 2
+                track.growth = float(np.clip(grown, -MAX_GROWTH, MAX_GROWTH))
             track.box, track.misses, track.seen = boxes[index], 0, self.frame
             track.hits += 1
             track.probability_sum += probabilities[index]

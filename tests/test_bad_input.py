@@ -240,7 +240,10 @@ def test_edge_bench_picks_the_detector_edge_run_picks(face_models, tmp_path):
     assert parser().parse_args([]).detector == ["auto"]
     out = tmp_path / "b.json"
     assert edge_bench(["--detector-dir", str(face_models), "--frames", "2", "--warmup", "0", "--json", str(out)]) == 0
-    assert json.loads(out.read_text())["runs"][0]["detector"] == "yunet"
+    (cell,) = json.loads(out.read_text())["runs"]
+    assert cell["detector"] == "yunet"
+    # edge-run's own fast path for YuNet, not every frame
+    assert (cell["detect_every"], cell["motion_gate"], cell["motion_regions"]) == (3, True, True)
 
 
 def test_edge_models_list_names_the_shipped_classifiers(tmp_path, capsys):

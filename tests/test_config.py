@@ -60,3 +60,19 @@ def test_every_option_has_a_distinct_flag_and_help():
     flags = [flag for _, flag, _ in configs.options()]
     assert len(flags) == len(set(flags))
     assert all(f.metadata["help"] for _, _, f in configs.options())
+
+
+def test_the_fast_path_is_the_detectors_preset_unless_exact_or_set():
+    speed = resolve(parser().parse_args([])).speed
+    assert speed.preset == "auto"
+    assert {k: speed.settings("yunet")[k] for k in ("detect_every", "motion_gate", "motion_regions")} == \
+        configs.PRESETS["yunet"] == {"detect_every": 3, "motion_gate": True, "motion_regions": True}
+    assert speed.settings("haar")["detect_every"] == 4 and speed.settings("ssd")["detect_every"] == 1
+    exact = resolve(parser().parse_args(["--exact"])).speed
+    assert {k: exact.settings("yunet")[k] for k in ("detect_every", "motion_gate", "motion_regions")} == \
+        {"detect_every": 1, "motion_gate": False, "motion_regions": False}
+    mixed = resolve(parser().parse_args(["--detect-every", "2", "--no-motion-regions"])).speed
+    assert (mixed.settings("yunet")["detect_every"], mixed.settings("yunet")["motion_regions"],
+            mixed.settings("yunet")["motion_gate"]) == (2, False, True)
+    printed = configs.to_toml(resolve(parser().parse_args([])))
+    assert 'preset = "auto"' in printed and "# detect_every =" in printed

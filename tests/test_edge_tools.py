@@ -147,7 +147,7 @@ def test_edge_bench_reports_every_stage_and_flags_regressions(tmp_path, bundle, 
     assert edge_bench(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
                        "--backend", "onnx-int8", "--faces", "2", "--frames", "3", "--warmup", "1",
                        "--compare", str(tmp_path / "old.json")]) == 1
-    assert "regression: yunet/onnx-int8/1/2/1/False/False" in capsys.readouterr().err
+    assert "regression: yunet/onnx-int8/1/2/3/True/True" in capsys.readouterr().err  # the preset: k=3, gate, regions
 
 
 @pytest.mark.parametrize("flag, value", [("--detect-every", "0"), ("--frames", "0"), ("--threads", "0"),
@@ -181,7 +181,7 @@ def test_edge_bench_reports_the_share_of_the_frame_motion_regions_search(tmp_pat
 
     out = tmp_path / "bench.json"
     assert edge_bench(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
-                       "--faces", "1", "--motion-regions", "--frames", "30", "--warmup", "3",
+                       "--faces", "1", "--motion-regions", "--detect-every", "1", "--frames", "30", "--warmup", "3",
                        "--json", str(out)]) == 0
     (run,) = json.loads(out.read_text())["runs"]
     assert run["motion_regions"] is True and run["detected_share"] == 1

@@ -90,7 +90,7 @@ def edge_pipeline(detector_dir: Path, speed: SpeedConfig, store=None) -> Pipelin
     config = configs.from_dict({"detector": {"model_dir": str(detector_dir)}})
     classifier, detector = load_models(config)
     return Pipeline(detector, classifier, store or CountStore(":memory:"),
-                    **dataclasses.asdict(config.tracker), **dataclasses.asdict(speed))
+                    **dataclasses.asdict(config.tracker), **speed.settings(detector.name))
 
 
 def counts_on(clip: Path, loops: int, detector_dir: Path, speed: SpeedConfig) -> dict:
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
     results["reference_fps"] = max(results["reference_call_fps"], results["reference_predict_fps"])
     results["ratio_default"] = round(results["default_fps"] / results["reference_fps"], 2)
     results["ratio_fastest"] = round(results["fastest_fps"] / results["reference_fps"], 2)
-    results["settings"] = {"default": dataclasses.asdict(SpeedConfig()), "fastest": dataclasses.asdict(FASTEST),
+    results["settings"] = {"default": SpeedConfig().settings("yunet"), "fastest": FASTEST.settings("yunet"),
                            "detector": "yunet", "backend": "litert-int8", "threads": 1,
                            "frames": "640x480, 1-3 faces (edge-bench's synthetic frames)"}
     if args.clip:

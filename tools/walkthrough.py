@@ -50,9 +50,11 @@ FRAME = (640, 480)
 FRAMES = 30
 # The settings compared, as edge-run's [speed] section would hold them.
 SETTINGS = {
-    "every-frame": {"detect_every": 1, "motion_gate": False, "motion_regions": False},
+    "preset": {},  # edge-run's default for the detector
+    "every-frame": {"preset": "exact"},
     "fast": {"detect_every": 3, "motion_gate": True, "motion_regions": True},
     "haar-fastest": {"detect_every": 4, "motion_gate": True, "motion_regions": True},
+    "every-4th+gate": {"detect_every": 4, "motion_gate": True, "motion_regions": False},
     # each part of the fast path alone, to find which one loses people
     "every-4th": {"detect_every": 4, "motion_gate": False, "motion_regions": False},
     "gate": {"detect_every": 1, "motion_gate": True, "motion_regions": False},
@@ -240,13 +242,13 @@ def main(argv=None) -> int:
             clips, judged, started = [], [], time.perf_counter()
             for number, (name, photo, faces) in enumerate(photos(args.data, args.every, args.limit), 1):
                 pipeline = Pipeline(detector, classifier, CountStore(MEMORY), **dataclasses.asdict(config.tracker),
-                                    **dataclasses.asdict(config.speed))
+                                    **config.speed.settings(detector.name))
                 clips.append(run_clip(pipeline, photo, name, faces, keep))
                 judged.append(clips[-1].judge(labels, args.min_face))
                 if number % 50 == 0:
                     print(f"  {detector_name} {setting}: {number} clips ...", file=sys.stderr, flush=True)
             summary = summarize(judged, clips, labels)
-            summary.update(detector=detector_name, setting=setting, speed=SETTINGS[setting],
+            summary.update(detector=detector_name, setting=setting, speed=config.speed.settings(detector.name),
                            model=classifier.shown_name, seconds=round(time.perf_counter() - started, 1))
             print(json.dumps({k: summary[k] for k in ("detector", "setting", "clips", "counted_right_share",
                                                        "extra_per_clip", "exactly_right")}))

@@ -49,11 +49,13 @@ def parser() -> argparse.ArgumentParser:
                    help="threads of the classifier and of OpenCV (the detector)")
     p.add_argument("--faces", nargs="+", type=whole_number(0, 3), default=[1],
                    help="faces per synthetic frame")
-    p.add_argument("--detect-every", nargs="+", type=whole_number(1, 30), default=[1],
-                   help="detect on every k-th frame")
-    p.add_argument("--motion-gate", action="store_true", help="skip detection while nothing moves")
-    p.add_argument("--motion-regions", action="store_true",
-                   help="search only changed parts of the frame and around tracked faces")
+    p.add_argument("--detect-every", nargs="+", type=whole_number(1, 30), default=[None],
+                   help="detect on every k-th frame (default: edge-run's preset for the detector)")
+    p.add_argument("--motion-gate", action=argparse.BooleanOptionalAction, default=None,
+                   help="skip detection while nothing moves (default: the preset's)")
+    p.add_argument("--motion-regions", action=argparse.BooleanOptionalAction, default=None,
+                   help="search only changed parts of the frame and around tracked faces (default: the preset's)")
+    p.add_argument("--exact", action="store_true", help="edge-run's --exact: every frame, whole frames")
     p.add_argument("--settled", type=_settled, default=SpeedConfig().settled,
                    help="stop classifying counted people this sure of their label ('off': never stop)")
     p.add_argument("--frames", type=whole_number(1), default=200, help="timed frames per cell")
@@ -155,9 +157,10 @@ def run_cell(args, detector_name: str, backend: str, threads: int, faces: int | 
     classifier = load_classifier(args.model, backend, threads)
     detector = create_detector(detector_name, args.detector_dir or detector_dir(), threads=threads)
     store = CountStore(":memory:")
-    speed = SpeedConfig(detect_every=detect_every, motion_gate=args.motion_gate,
-                        motion_regions=args.motion_regions, settled=args.settled)
-    pipeline, alerts = Pipeline(detector, classifier, store, **dataclasses.asdict(speed)), NullAlerts()
+    speed = SpeedConfig(preset="exact" if args.exact else "auto", detect_every=detect_every,
+                        motion_gate=args.motion_gate, motion_regions=args.motion_regions,
+                        settled=args.settled).settings(detector.name)
+    pipeline, alerts = Pipeline(detector, classifier, store, **speed), NullAlerts()
     violation = classifier.manifest.violation_label
     total = args.warmup + args.frames
     frames = source_frames(args.source, total) if args.source else synthetic_frames(faces, total)
@@ -180,7 +183,7 @@ def run_cell(args, detector_name: str, backend: str, threads: int, faces: int | 
     store.close()
     stages = {stage: stats(values) for stage, values in times.items()}
     return {"detector": detector.name, "backend": backend, "threads": threads,
-            "faces": faces, "frames": args.frames, **dataclasses.asdict(speed),
+            "faces": faces, "frames": args.frames, **speed,
             "detected_share": (pipeline.detections - detected) / args.frames,
             # of the frame's area, per frame the detector ran on
             "searched_share": (pipeline.searched - searched) / max(1, pipeline.detections - detected),
@@ -261,17 +264,19 @@ def body(args) -> int:
              for f in (args.faces if not args.source else [None]) for k in args.detect_every]
     runs = []
     for index, (d, b, t, f, k) in enumerate(cells, 1):
-        print(f"[{index}/{len(cells)}] {d} {b} threads={t} faces={f} detect-every={k} ...", file=sys.stderr,
+        print(f"[{index}/{len(cells)}] {d} {b} threads={t} faces={f} detect-every={k or 'preset'} ...", file=sys.stderr,
               flush=True)
         runs.append(run_cell(args, d, b, t, f, k))
-    print(f"motion gate {'on' if args.motion_gate else 'off'}, motion regions "
-          f"{'on' if args.motion_regions else 'off'}, settled {args.settled}; stage columns: mean ms per frame")
-    header = f"{'detector':9}{'backend':13}{'thr':>4}{'faces':>6}{'k':>3}" + "".join(f"{s:>10}" for s in STAGES)
+    print(f"fast path {'exact' if args.exact else 'preset'}, settled {args.settled}; k: detect every k-th frame, "
+          "g/r: motion gate / regions on; stage columns: mean ms per frame")
+    header = f"{'detector':9}{'backend':13}{'thr':>4}{'faces':>6}{'k':>3}{'g/r':>4}" + "".join(
+        f"{s:>10}" for s in STAGES)
     print(header + f"{'total p99':>11}{'fps':>8}")
     for run in runs:
         cells_ms = "".join(f"{run['stages'][s]['mean_ms']:>10.2f}" for s in STAGES)
+        switches = "".join("+" if run[key] else "-" for key in ("motion_gate", "motion_regions"))
         print(f"{run['detector']:9}{run['backend']:13}{run['threads']:>4}{run['faces']!s:>6}{run['detect_every']:>3}"
-              f"{cells_ms}{run['stages']['total']['p99_ms']:>11.2f}{run['fps']:>8.1f}")
+              f"{switches:>4}{cells_ms}{run['stages']['total']['p99_ms']:>11.2f}{run['fps']:>8.1f}")
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak_rss_mb:.0f} MB")
     result = {"machine": machine(args.model), "peak_rss_mb": peak_rss_mb, "runs": runs}

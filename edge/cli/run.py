@@ -33,6 +33,8 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument(flag, dest=key, default=None, metavar=metavar, help=f.metadata["help"] + default)
     p.add_argument("--max-frames", type=whole_number(1), default=None, help="stop after this many frames")
     p.add_argument("--duration", type=number(0, above=True), default=None, help="stop after this many seconds")
+    p.add_argument("--exact", action="store_const", const="exact", dest="speed.preset",
+                   help="detect on every frame, whole frames, for any detector (= --preset exact)")
     p.add_argument("--print-config", action="store_true", help="print the resulting config as TOML and exit")
     p.add_argument("--check", action="store_true",
                    help="load the model, open the camera, read one frame; exit 0 if all work, else 1")
@@ -82,7 +84,7 @@ def build(config: configs.RunConfig, pin_factory=None):
         log.info("counted track %d: %s (%.2f)", track.id, label, track.confidence)
 
     pipeline = Pipeline(detector, classifier, store, on_count=on_count, **dataclasses.asdict(config.tracker),
-                        **dataclasses.asdict(config.speed))
+                        **config.speed.settings(detector.name))
     return pipeline, camera, alerts, store
 
 
