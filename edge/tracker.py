@@ -20,10 +20,9 @@ import numpy as np
 from .crops import box_centres, iou_matrix
 from .metrics import predict_labels
 
-# A face's box may differ from the size its track predicts (its width, grown at the rate it has been
-# growing) by this factor, plus 2% a frame since it was last seen: room for a box's own jitter and for
-# a walker speeding up. The eye pairs' wrong boxes measured 1.76 times the face's a frame later, 1.57
-# four frames later.
+# A face's box may differ from its track's last width, or from the width it was growing to, by this
+# factor, plus 2% a frame since it was last seen: room for a box's own jitter and for a walker speeding
+# up. The eye pairs' wrong boxes measured 1.76 times the face's a frame later, 1.57 four frames later.
 MAX_RESIZE = 1.4
 RESIZE_GROWTH = 1.02
 MAX_GROWTH = 0.2  # log-width per frame a track may learn: a face filling the frame in half a second
@@ -90,9 +89,14 @@ class Tracker:
             # face's next box, it threw the track off its course and the person was counted twice.
             elapsed = np.array([self.frame - t.seen for t in self.tracks], dtype=np.float64)
             allowed = MAX_RESIZE * RESIZE_GROWTH ** np.maximum(elapsed - 1, 0)
-            widths = np.array([t.predicted_width(self.frame) for t in self.tracks])
-            ratio = boxes[None, :, 2] / np.maximum(widths[:, None], 1e-9)
-            overlap[(ratio > allowed[:, None]) | (ratio < 1 / allowed[:, None])] = 0.0
+            # Near the size it had, or the size it was growing to: a growth learnt from a detector's
+            # jittering boxes must not turn the face's own next box away.
+            unlike = np.ones(overlap.shape, dtype=bool)
+            for widths in (np.array([t.box[2] for t in self.tracks]),
+                           np.array([t.predicted_width(self.frame) for t in self.tracks])):
+                ratio = boxes[None, :, 2] / np.maximum(widths[:, None], 1e-9)
+                unlike &= (ratio > allowed[:, None]) | (ratio < 1 / allowed[:, None])
+            overlap[unlike] = 0.0
             # Greedy by overlap: the clearest matches first.
             for t_index, b_index in zip(*np.unravel_index(np.argsort(-overlap, axis=None), overlap.shape),
                                         strict=True):
