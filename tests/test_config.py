@@ -67,7 +67,8 @@ def test_the_fast_path_is_the_detectors_preset_unless_exact_or_set():
     assert speed.preset == "auto"
     assert {k: speed.settings("yunet")[k] for k in ("detect_every", "motion_gate", "motion_regions")} == \
         configs.PRESETS["yunet"] == {"detect_every": 3, "motion_gate": True, "motion_regions": True}
-    assert speed.settings("haar")["detect_every"] == 4 and speed.settings("ssd")["detect_every"] == 1
+    assert (speed.settings("haar")["detect_every"], speed.settings("haar")["motion_gate"]) == (1, True)
+    assert speed.settings("ssd")["detect_every"] == 1
     exact = resolve(parser().parse_args(["--exact"])).speed
     assert {k: exact.settings("yunet")[k] for k in ("detect_every", "motion_gate", "motion_regions")} == \
         {"detect_every": 1, "motion_gate": False, "motion_regions": False}

@@ -55,6 +55,7 @@ SETTINGS = {
     "fast": {"detect_every": 3, "motion_gate": True, "motion_regions": True},
     "haar-fastest": {"detect_every": 4, "motion_gate": True, "motion_regions": True},
     "every-4th+gate": {"detect_every": 4, "motion_gate": True, "motion_regions": False},
+    "every-3rd+gate": {"detect_every": 3, "motion_gate": True, "motion_regions": False},
     # each part of the fast path alone, to find which one loses people
     "every-4th": {"detect_every": 4, "motion_gate": False, "motion_regions": False},
     "gate": {"detect_every": 1, "motion_gate": True, "motion_regions": False},
