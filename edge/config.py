@@ -186,29 +186,16 @@ def allowed_types(f: dataclasses.Field) -> tuple[type, ...]:
     return schema.members(f.type)
 
 
-def _with_example(f: dataclasses.Field, call):
-    """``call()``; a type error gets an example of the right way to write the key."""
-    try:
-        return call()
-    except ConfigError as exc:
-        if " must be " in str(exc) and " — " not in str(exc) and "; " not in str(exc):
-            example = _toml_value(f.default) if f.default is not None else _EXAMPLES[allowed_types(f)[0]]
-            raise ConfigError(f"{exc} — e.g. {f.name} = {example}") from None
-        raise
+def _example(f: dataclasses.Field) -> str:
+    """How to write ``f`` in the file: its default, else a value of its type."""
+    return f"{f.name} = {_toml_value(f.default) if f.default is not None else _EXAMPLES[allowed_types(f)[0]]}"
 
 
 def _section(origin: str, name: str, table) -> object:
-    kind = SECTIONS[name]
     if not isinstance(table, dict):
         raise ConfigError(f"{origin}: {name} must be a table ([{name}]), not {schema.shown(table)}")
-    where = f"{origin} [{name}]"
-    fields = {f.name: f for f in dataclasses.fields(kind)}
-    for key, value in table.items():
-        if key in fields:  # each value first, so a type error carries an example
-            f = fields[key]
-            _with_example(f, lambda f=f, v=value: schema.check(f.type, v, dict(f.metadata), f"{where} {f.name}",
-                                                              ConfigError))
-    return schema.build(kind, table, where, ConfigError, place=lambda w, k: f"{w} {k}")
+    return schema.build(SECTIONS[name], table, f"{origin} [{name}]", ConfigError, place=lambda w, k: f"{w} {k}",
+                        example=_example)
 
 
 def from_dict(data: dict, origin: str = "config") -> RunConfig:

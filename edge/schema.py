@@ -33,7 +33,7 @@ def spec(default=dataclasses.MISSING, *, help: str = "", flag: str | None = None
 
 
 _NO_META = {"help": "", "flag": None, "min": None, "max": None, "choices": None, "off": None, "pattern": None,
-            "items": None}
+            "items": None, "example": None}
 
 
 def meta_of(f: dataclasses.Field) -> dict:
@@ -156,10 +156,12 @@ def check(annotation, value, meta: dict, where: str, error: type):
         except Invalid as exc:
             raise error(f"{where} {exc}") from None
         return converted
+    # A type error shows how to write the key, when the caller gave an example.
+    example = f" — e.g. {meta['example']}" if meta["example"] else ""
     if len(kinds) == 1 and (meta["off"] is None or not problems[0].startswith("must be ")):
-        raise error(f"{where} {problems[0]}")
+        raise error(f"{where} {problems[0]}{example if problems[0].startswith('must be ') else ''}")
     words = " or ".join([_word(k) for k in kinds] + ([f'"{meta["off"]}"'] if meta["off"] else []))
-    raise error(f"{where} must be {words}, not {shown(value)}")
+    raise error(f"{where} must be {words}, not {shown(value)}{example}")
 
 
 def join(where: str, key: str) -> str:
@@ -173,10 +175,11 @@ def unknown_key(where: str, key: str, known: list[str], error: type) -> EdgeErro
     return error(f"{where + ': ' if where else ''}unknown key {shown(key)} — {hint}")
 
 
-def build(cls, data, where: str, error: type, place=None):
+def build(cls, data, where: str, error: type, place=None, example=None):
     """An instance of the schema ``cls`` from a parsed table, every key checked.
 
-    ``place(where, key)`` names a key for messages (default ``where.key``)."""
+    ``place(where, key)`` names a key for messages (default ``where.key``); ``example(field)``, when
+    given, is how to write a field, shown with a type error."""
     place = place or join
     if not isinstance(data, dict):
         raise error(f"{where or 'it'} must be a table of keys and values, not {shown(data)}")
@@ -189,7 +192,8 @@ def build(cls, data, where: str, error: type, place=None):
     if missing:
         raise error(f"{where + ': ' if where else ''}missing key {missing[0]!r}")
     hints = typing.get_type_hints(cls)
-    values = {key: check(hints[key], value, dict(fields[key].metadata), place(where, key), error)
+    values = {key: check(hints[key], value, {**fields[key].metadata, "example": example and example(fields[key])},
+                         place(where, key), error)
               for key, value in data.items()}
     instance = cls(**values)
     if hasattr(instance, "check"):
