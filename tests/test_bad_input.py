@@ -230,7 +230,7 @@ def test_litert_and_onnx_name_a_backend_everywhere_and_logs_name_the_shipped_mod
         shutil.copy(sorted((mask_images / label).glob("*.jpg"))[0], data / label)
     for backend in ("litert", "onnx"):
         assert edge_eval(["--data", str(data), "--backend", backend]) == 0
-    assert "(onnx-int8)" in capsys.readouterr().out
+    assert "model default (onnx-int8)" in capsys.readouterr().out
 
 
 def test_edge_bench_picks_the_detector_edge_run_picks(face_models, tmp_path):

@@ -87,7 +87,7 @@ def body(args) -> int:
         print(f"edge-eval: skipped {line}", file=sys.stderr)
     probabilities = np.concatenate([classifier.classify(crops[i:i + 64]) for i in range(0, len(crops), 64)])
     metrics = summarize(targets, probabilities, manifest.labels, manifest.violation_label, manifest.threshold)
-    print(f"model {manifest.name} ({classifier.artifact.backend}), {manifest.input_size} px, "
+    print(f"model {classifier.shown_name} ({classifier.artifact.backend}), {manifest.input_size} px, "
           f"threshold {manifest.threshold}")
     print(render(metrics, manifest.labels))
     if args.json:
