@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import schema
 from .errors import ConfigError, os_reason
+from .policy import SEVERITIES
 
 
 def option(default, help: str, flag: str | None = None, minimum: float | None = None,
@@ -126,11 +127,12 @@ class SpeedConfig:
 class AlertsConfig:
     backend: str = option("gpiozero", "GPIO library; none runs without outputs", flag="--gpio",
                           choices=("gpiozero", "jetson", "none"))
-    green_led: int | str | None = option(None, "pin of the green LED (masked person), e.g. 17 or \"GPIO17\"",
+    green_led: int | str | None = option(None, "pin of the green LED (compliant person), e.g. 17 or \"GPIO17\"",
                                          minimum=0, maximum=999, pattern=PIN_NAME)
-    red_led: int | str | None = option(None, "pin of the red LED (unmasked person)", minimum=0, maximum=999,
+    red_led: int | str | None = option(None, "pin of the red LED (a violation or a warning)", minimum=0, maximum=999,
                                        pattern=PIN_NAME)
-    buzzer: int | str | None = option(None, "pin of the buzzer (beeps once per unmasked person)", minimum=0,
+    buzzer: int | str | None = option(None, "pin of the buzzer (beeps per violation, a short beep per warning)",
+                                      minimum=0,
                                       maximum=999, pattern=PIN_NAME)
     relay: int | str | None = option(None, "pin of a door-release relay (pulsed per compliant entry)", minimum=0,
                                      maximum=999, pattern=PIN_NAME)
@@ -138,9 +140,11 @@ class AlertsConfig:
     relay_active_high: bool = option(False, "the relay is energised by a high pin (most modules: low)")
     hold: float = option(2.0, "seconds an LED stays on after the person was last seen, so it does not "
                          "flicker", flag="--led-hold", minimum=0.0, maximum=3600.0)
-    beeps: int = option(3, "buzzer beeps per unmasked person", minimum=0, maximum=20)
+    beeps: int = option(3, "buzzer beeps per person counted with a violation", minimum=0, maximum=20)
     beep_on: float = option(0.15, "seconds of each beep", minimum=0.01, maximum=5.0)
     beep_off: float = option(0.10, "seconds between beeps", minimum=0.01, maximum=5.0)
+    warning_beep: float = option(0.05, "seconds of the one short beep per person counted with a warning (a mask "
+                                 "worn wrong); 0: none", minimum=0.0, maximum=5.0)
     relay_seconds: float = option(3.0, "seconds the relay stays energised", minimum=0.1, maximum=600.0)
 
     def check(self, where: str, error: type) -> None:
@@ -153,6 +157,22 @@ class AlertsConfig:
             for other, other_pin in given[:i]:
                 if same(pin) == same(other_pin):
                     raise error(f"{where} {other} and {name} are both pin {pin}; give each output its own pin")
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """What a label means at the door; unset: what the model bundle says (without_mask a violation,
+    mask_incorrect a warning). A violation sounds the full beep pattern, a warning one short beep; both
+    light the red LED and keep the relay shut, and only ok counts as compliant."""
+
+    with_mask: str | None = option(None, "ok, warning or violation", flag="--policy-with-mask", choices=SEVERITIES)
+    without_mask: str | None = option(None, "ok, warning or violation", flag="--policy-without-mask",
+                                      choices=SEVERITIES)
+    mask_incorrect: str | None = option(None, "ok, warning or violation (a mask under the nose or on the chin)",
+                                        flag="--policy-mask-incorrect", choices=SEVERITIES)
+
+    def overrides(self) -> dict[str, str | None]:
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -174,6 +194,7 @@ class RunConfig:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     speed: SpeedConfig = field(default_factory=SpeedConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
 

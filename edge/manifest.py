@@ -16,8 +16,8 @@ from . import schema
 from .errors import ModelFileError, ModelMismatchError
 from .schema import spec
 
-SCHEMA_VERSION = 2  # 2 added the self-test
-READS = (1, 2)  # a version 1 bundle still loads, with a warning that it cannot prove itself
+SCHEMA_VERSION = 3  # 2 added the self-test, 3 the policy
+READS = (1, 2, 3)  # a version 1 bundle still loads, with a warning that it cannot prove itself
 MANIFEST_NAME = "manifest.json"
 
 _NAME = (r"[A-Za-z0-9][A-Za-z0-9._-]*", "a file name inside the bundle folder (letters, digits, '.', '_', '-')")
@@ -109,6 +109,8 @@ class Manifest:
     tools: dict[str, Any] = spec()
     created: str = spec()
     selftest: SelfTest | None = spec(None)
+    # label -> ok | warning | violation (edge.policy); None before schema 3: the violation label alone
+    policy: dict[str, str] | None = spec(None)
 
     @property
     def violation_index(self) -> int | None:
@@ -145,6 +147,14 @@ class Manifest:
             for result in a.selftest or []:
                 if sorted(result) != sorted(self.labels):
                     raise error(f"{at}.selftest names the labels {sorted(result)}, not {sorted(self.labels)}")
+        if self.policy is not None:
+            from .policy import SEVERITIES
+
+            strange = [f"{label} = {value!r}" for label, value in self.policy.items()
+                       if label not in self.labels or value not in SEVERITIES]
+            if strange:
+                raise error(f"policy {', '.join(strange)}: each key must be a label ({', '.join(self.labels)}) "
+                            f"and each value one of {', '.join(SEVERITIES)}")
 
 
 def sha256_of(path: Path) -> str:
@@ -166,6 +176,9 @@ def parse(data, origin: str = "manifest") -> Manifest:
     if (version == 1) != (data.get("selftest") is None):
         raise ModelMismatchError(f"{origin}: schema version {version} "
                                  f"{'has no selftest' if version == 1 else 'needs its selftest'} — re-export the model")
+    if (version == 3) != (data.get("policy") is not None):
+        raise ModelMismatchError(f"{origin}: schema version {version} "
+                                 f"{'needs its policy' if version == 3 else 'has no policy'} — re-export the model")
     try:
         return schema.build(Manifest, data, "", ModelMismatchError)
     except ModelMismatchError as exc:

@@ -11,32 +11,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CameraError, ConfigError, os_reason
+from .policy import Policy, compliance_text, counts_words
 
 log = logging.getLogger("edge-run")
 
 
-def _split(counts: dict[str, int], violation: str | None) -> tuple[int, int]:
-    unmasked = counts.get(violation, 0) if violation else 0
-    return sum(counts.values()) - unmasked, unmasked
-
-
-def summary(session: dict[str, int], violation: str | None, fps: float, totals: dict[str, int] | None = None,
+def summary(session: dict[str, int], policy: Policy, fps: float, totals: dict[str, int] | None = None,
             db: str = "the database") -> str:
     """This run's counts and compliance, and, when given, what the database holds in all."""
-    masked, unmasked = _split(session, violation)
-    total = masked + unmasked
-    compliance = f"{100.0 * masked / total:.1f}%" if total else "n/a"
-    line = f"masked={masked} unmasked={unmasked} compliance={compliance} fps={fps:.1f}"
+    line = f"{counts_words(session)} compliance={compliance_text(session, policy)} fps={fps:.1f}"
     if totals is None:
         return line
-    all_masked, all_unmasked = _split(totals, violation)
-    return f"{line} (this run; {db} holds masked={all_masked} unmasked={all_unmasked} in all)"
+    return f"{line} (this run; {db} holds {counts_words(totals)} in all)"
 
 
-def update_alerts(alerts, now: float, result, violation: str | None) -> None:
-    """Tell the alerts who is in view and who was counted in this frame."""
-    seen = result.people_in_view()
-    alerts.update(now, bool(seen - {violation}), violation in seen, [label == violation for label in result.counted])
+def update_alerts(alerts, now: float, result, policy: Policy) -> None:
+    """Tell the alerts the severities of who is in view and of who was counted in this frame."""
+    alerts.update(now, {policy.of(label) for label in result.people_in_view()},
+                  [policy.of(label) for label in result.counted])
 
 
 @dataclass
@@ -45,7 +37,7 @@ class Outputs:
 
     detections: Path | None = None
     snapshots: Path | None = None
-    violation: str | None = None
+    policy: Policy | None = None
     _file: object = field(default=None, repr=False)
 
     def open(self) -> None:
@@ -71,7 +63,7 @@ class Outputs:
         if self.snapshots is not None and result.counted:
             from .snapshots import save_snapshot
 
-            save_snapshot(self.snapshots, frame.image, result, self.violation)
+            save_snapshot(self.snapshots, frame.image, result, self.policy)
 
     def close(self) -> None:
         if self._file is not None:
@@ -80,19 +72,19 @@ class Outputs:
 
 
 class Runner:
-    def __init__(self, camera, pipeline, store, alerts, notifier, outputs: Outputs, *,
+    def __init__(self, camera, pipeline, store, alerts, notifier, outputs: Outputs, *, policy: Policy,
                  source_name: str, stall_timeout: float, summary_every: float, clock=time.monotonic):
         self.camera, self.pipeline, self.store, self.alerts = camera, pipeline, store, alerts
         self.notifier, self.outputs = notifier, outputs
         self.source_name, self.stall_timeout, self.summary_every = source_name, stall_timeout, summary_every
         self.clock = clock
-        self.violation = pipeline.classifier.manifest.violation_label
+        self.policy = policy
         self.frames = 0
         self.stop_reason: str | None = None
         self._started = clock()
 
     def status(self) -> str:
-        return summary(self.store.session(), self.violation, self.fps, self.store.totals(), self.store.path.name)
+        return summary(self.store.session(), self.policy, self.fps, self.store.totals(), self.store.path.name)
 
     @property
     def fps(self) -> float:
@@ -125,11 +117,11 @@ class Runner:
                         raise CameraError(f"no frame from {self.source_name} for {self.stall_timeout:.0f} s — "
                                           "check the camera; the service manager will restart edge-run")
                     # No WATCHDOG here: a stalled camera must let systemd's watchdog fire.
-                    self.alerts.update(now, False, False, [])
+                    self.alerts.update(now, set(), [])
                     continue
                 last_frame = now
                 result = self.pipeline.process(frame.image, frame.independent)
-                update_alerts(self.alerts, now, result, self.violation)
+                update_alerts(self.alerts, now, result, self.policy)
                 self.outputs.write(self.frames, frame, result)
                 self.store.flush()  # retries a DB that was unwritable; the store throttles the attempts
                 self.frames += 1

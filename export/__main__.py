@@ -98,6 +98,9 @@ def export(args) -> Path:
         raise ExportError("the calibration set is empty: the run's train split has no readable image")
     calibration = train_crops[rng.permutation(len(train_crops))[: args.calibration]]
     test_x, test_y = crops["test"]
+    test_sources = np.array([r.get("source", "") for r in rows if r["split"] == "test"])
+    if len(test_sources) != len(test_y):  # some test images became unreadable: no per-source figures
+        test_sources = np.full(len(test_y), "")
     if len(test_x) == 0:
         raise ExportError("the run's test split has no readable image: nothing to verify against")
 
@@ -148,6 +151,10 @@ def export(args) -> Path:
             classifier = load_classifier(partial / artifact.file, threads=1, prove=False)
             probabilities = classify_all(classifier, test_x)
             metrics = _short(summarize(test_y, probabilities, labels, violation, threshold))
+            if len(set(test_sources)) > 1:
+                metrics["by_source"] = {
+                    source: _short(summarize(test_y[mine], probabilities[mine], labels, violation, threshold))
+                    for source in dict.fromkeys(test_sources) if (mine := test_sources == source).any()}
             agreement = float(np.mean(predict_labels(probabilities, violation_index, threshold) == float_labels))
             one_crop = functools.partial(classifier.classify, test_x[:1])
             metrics.update(agreement_with_float=agreement, ms_per_crop=median_ms(one_crop))
@@ -198,6 +205,16 @@ def render_report(manifest, float_metrics: dict) -> str:
         m = a.metrics
         lines.append(f"| {a.file} | {a.size_bytes / 1024:.0f} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | "
                      f"{m['agreement_with_float']:.4f} | {m['ms_per_crop']:.2f} |")
+    sourced = [a for a in manifest.artifacts if "by_source" in a.metrics]
+    if sourced:
+        lines += ["", "Per source of the test split (accuracy; recall of each label):", "",
+                  "| artifact | source | n | accuracy | " + " | ".join(manifest.labels) + " |",
+                  "|---|---|---|---|" + "---|" * len(manifest.labels)]
+        for a in sourced:
+            for source, m in a.metrics["by_source"].items():
+                recalls = [f"{m[f'recall_{label}']:.4f}" if any(m["confusion"][i]) else "-"
+                           for i, label in enumerate(manifest.labels)]
+                lines.append(f"| {a.file} | {source} | {m['n']} | {m['accuracy']:.4f} | " + " | ".join(recalls) + " |")
     lines += ["", f"Measured on {platform.machine()}, {platform.processor() or 'cpu'}, "
               f"Python {platform.python_version()}, {manifest.created}.", ""]
     return "\n".join(lines)

@@ -1,7 +1,9 @@
 """``python -m export.seal BUNDLE``: give a bundle exported before the self-test existed its self-test.
 
 It runs every artifact on the self-test pictures (``edge.selftest``) and rewrites the manifest as
-version 2 with what they gave, so the device can prove the bundle at every load from then on.
+the current version with what they gave, so the device can prove the bundle at every load from then on;
+a bundle without a policy gets the default one (``edge.policy.default_for``: its violation label a
+violation, ``mask_incorrect`` a warning).
 Seal only a bundle you exported yourself and have checked (``edge-eval``): sealing writes down
 whatever the manifest says now, a wrong label order included.
 """
@@ -23,6 +25,7 @@ class SealError(ValueError):
 def seal(bundle: Path) -> manifests.Manifest:
     """The bundle's manifest with a self-test measured on its own artifacts, written back in place."""
     from edge.classifiers import load_classifier
+    from edge.policy import default_for
 
     bundle = Path(bundle)
     manifest = manifests.load(bundle)
@@ -39,7 +42,9 @@ def seal(bundle: Path) -> manifests.Manifest:
         artifacts.append(dataclasses.replace(classifier.artifact, selftest=expected))
     test = manifests.SelfTest(seeds, selftest.TOLERANCE, 1, selftest.crop_means(manifest, seeds),
                               selftest.contract(manifest))
-    sealed = dataclasses.replace(manifest, schema_version=manifests.SCHEMA_VERSION, artifacts=artifacts, selftest=test)
+    policy = manifest.policy or default_for(manifest.labels, manifest.violation_label)
+    sealed = dataclasses.replace(manifest, schema_version=manifests.SCHEMA_VERSION, artifacts=artifacts, selftest=test,
+                                 policy=policy)
     manifests.dump(sealed, bundle / manifests.MANIFEST_NAME)
     for artifact in sealed.artifacts:
         load_classifier(bundle / artifact.file, threads=1)  # proves itself as the device will load it

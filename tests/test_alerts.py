@@ -6,6 +6,7 @@ from gpiozero.pins.mock import MockFactory
 from edge.alerts import NullAlerts, PinAlerts, create_alerts
 from edge.config import AlertsConfig
 from edge.errors import ConfigError
+from edge.policy import OK, VIOLATION, WARNING
 
 PINS = {"green_led": 17, "red_led": 27, "buzzer": 22, "relay": 23}
 
@@ -40,14 +41,14 @@ def test_outputs_start_off_with_the_configured_polarity(factory):
 
 def test_leds_follow_who_is_in_view_with_hold_against_flicker(factory):
     alerts = make(factory, hold=2.0, relay=None)
-    alerts.update(0.0, True, False, [])
+    alerts.update(0.0, {OK}, [])
     assert factory.pin(17).state == 1 and factory.pin(27).state == 0
-    alerts.update(1.0, False, False, [])  # face lost for a moment: still on
+    alerts.update(1.0, set(), [])  # face lost for a moment: still on
     assert factory.pin(17).state == 1
-    alerts.update(1.5, True, False, [])
-    alerts.update(3.4, False, False, [])  # 1.9 s after the last sighting
+    alerts.update(1.5, {OK}, [])
+    alerts.update(3.4, set(), [])  # 1.9 s after the last sighting
     assert factory.pin(17).state == 1
-    alerts.update(3.6, False, False, [])
+    alerts.update(3.6, set(), [])
     assert factory.pin(17).state == 0
     # one off-on-off cycle, not a flicker per missed frame
     assert [s.state for s in factory.pin(17).states] == [0, 1, 0]
@@ -56,9 +57,9 @@ def test_leds_follow_who_is_in_view_with_hold_against_flicker(factory):
 
 def test_buzzer_beeps_in_the_background_once_per_unmasked_person(factory):
     alerts = make(factory, beeps=2, beep_on=0.05, beep_off=0.05)
-    alerts.update(0.0, False, True, [True])
+    alerts.update(0.0, {VIOLATION}, [VIOLATION])
     assert factory.pin(27).state == 1  # red on at once, the call did not block on the pattern
-    alerts.update(0.05, False, True, [True])  # a second person while the pattern plays: not restarted
+    alerts.update(0.05, {VIOLATION}, [VIOLATION])  # a second person while the pattern plays: not restarted
     time.sleep(0.4)
     assert [s.state for s in factory.pin(22).states] == [False, True, False, True, False]
     assert factory.pin(23).state == 1  # no door release for an unmasked person
@@ -67,18 +68,35 @@ def test_buzzer_beeps_in_the_background_once_per_unmasked_person(factory):
 
 def test_relay_pulses_for_a_compliant_entry_only_when_nobody_unmasked_is_there(factory):
     alerts = make(factory, relay_seconds=0.1)
-    alerts.update(0.0, True, True, [False])  # masked person counted next to an unmasked one
+    alerts.update(0.0, {OK, VIOLATION}, [OK])  # masked person counted next to an unmasked one
     assert [s.state for s in factory.pin(23).states] == [False, True]  # mock pins start low; off is high
-    alerts.update(5.0, True, False, [False])
+    alerts.update(5.0, {OK}, [OK])
     time.sleep(0.3)
     assert [s.state for s in factory.pin(23).states] == [False, True, False, True]  # energised, released
     alerts.close()
 
 
+def test_a_warning_lights_red_sounds_one_short_beep_and_keeps_the_door_shut(factory):
+    alerts = make(factory, beeps=3, beep_on=0.2, beep_off=0.05, warning_beep=0.04, relay_seconds=0.1)
+    alerts.update(0.0, {WARNING}, [WARNING])
+    assert factory.pin(27).state == 1 and factory.pin(17).state == 0  # red, not green
+    time.sleep(0.3)
+    beeps = factory.pin(22).states
+    assert [s.state for s in beeps] == [False, True, False]  # one beep, where a violation gives three
+    assert beeps[2].timestamp - beeps[1].timestamp < 0.15  # and a short one
+    alerts.update(1.0, {OK, WARNING}, [OK])  # a compliant person beside the one with the mask worn wrong
+    time.sleep(0.2)
+    assert [s.state for s in factory.pin(23).states] == [False, True]  # the relay never released
+    alerts.update(10.0, {OK}, [OK])  # alone: the door opens
+    time.sleep(0.3)
+    assert [s.state for s in factory.pin(23).states] == [False, True, False, True]
+    alerts.close()
+
+
 def test_close_switches_everything_off_even_mid_pattern(factory):
     alerts = make(factory, beeps=100, relay_seconds=30)
-    alerts.update(0.0, True, True, [True])
-    alerts.update(0.1, True, False, [False])
+    alerts.update(0.0, {OK, VIOLATION}, [VIOLATION])
+    alerts.update(0.1, {OK}, [OK])
     alerts.close()
     assert states(factory) == {"green_led": 0, "red_led": 0, "buzzer": 0, "relay": 1}
     alerts.close()  # twice is harmless

@@ -144,7 +144,9 @@ def set_everywhere(key, value):
     (set_everywhere("crop", {"margin": 0.2}), "crop: missing key 'square'"),
     (set_everywhere("violation_label", "no_mask"), "violation_label 'no_mask' is not one of the labels"),
     (lambda d: d["artifacts"][0].update(file="../../etc/passwd"), "it must be a file name inside the bundle"),
-    (lambda d: d.pop("selftest"), "schema version 2 needs its selftest"),
+    (lambda d: d.pop("selftest"), "schema version 3 needs its selftest"),
+    (lambda d: d.pop("policy"), "schema version 3 needs its policy"),
+    (lambda d: d["policy"].update(without_mask="fine"), "policy without_mask = 'fine': each key must be a label"),
 ])
 def test_a_manifest_that_lies_is_refused_by_check_and_run(change, message, tmp_path, face_models, clip, capsys):
     bundle = edit_manifest(tmp_path, change)
@@ -165,7 +167,7 @@ def test_a_stale_seal_on_swapped_labels_is_caught_by_the_models_own_answers(tmp_
 
         swap_labels(data)
         data["selftest"]["contract"] = selftest.contract(manifests.parse(
-            {**data, "selftest": None, "schema_version": 1,
+            {**data, "selftest": None, "schema_version": 1, "policy": None,
              "artifacts": [{**a, "selftest": None} for a in data["artifacts"]]}))
 
     bundle = edit_manifest(tmp_path, swap_and_reseal)
@@ -211,8 +213,8 @@ def test_the_summary_is_this_runs_and_says_what_the_db_holds(tmp_path, face_mode
     for _ in range(2):
         assert run(tmp_path, face_models, clip) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[-1].startswith("masked=0 unmasked=2 compliance=0.0% fps=")
-    assert out[-1].endswith("(this run; counts.db holds masked=0 unmasked=4 in all)")
+    assert out[-1].startswith("masked=0 unmasked=2 incorrect=0 compliance=0.0% fps=")
+    assert out[-1].endswith("(this run; counts.db holds masked=0 unmasked=4 incorrect=0 in all)")
 
 
 def test_litert_and_onnx_name_a_backend_everywhere_and_logs_name_the_shipped_model(tmp_path, face_models, clip,

@@ -28,12 +28,13 @@ def scene_with(face_bgr, size=(480, 640)):
 def test_scene_is_cut_to_its_face_and_tight_crop_kept_whole(portrait, face_models, detector):
     config = PrepConfig(size=96, detector=detector, detector_dir=str(face_models))
     found = create_detector(detector, face_models)
-    status, crop = prepare_one(scene_with(portrait), found, config)
+    status, crop, face_px = prepare_one(scene_with(portrait), found, config)
     assert status == "face" and crop.shape == (96, 96, 3)
+    assert 24 < face_px < min(portrait.shape[:2])  # the detected face's size, not the picture's
     # the crop is mostly face, not the flat grey background
     assert crop.std() > 25 and np.mean(np.abs(crop.astype(int) - 90) < 4) < 0.2
-    status, crop = prepare_one(portrait, found, config)
-    assert status == "tight"
+    status, crop, face_px = prepare_one(portrait, found, config)
+    assert status == "tight" and face_px == min(portrait.shape[:2])
     expected = whole_image(portrait, 96)
     np.testing.assert_array_equal(crop, expected)
 
@@ -41,9 +42,9 @@ def test_scene_is_cut_to_its_face_and_tight_crop_kept_whole(portrait, face_model
 def test_image_without_face_is_kept_or_dropped_by_flag(face_models):
     blank = np.full((200, 200, 3), 128, np.uint8)
     detector = create_detector("yunet", face_models)
-    status, crop = prepare_one(blank, detector, PrepConfig(size=64, no_face="keep"))
-    assert status == "no_face" and crop.shape == (64, 64, 3)
-    status, crop = prepare_one(blank, detector, PrepConfig(size=64, no_face="drop"))
+    status, crop, face_px = prepare_one(blank, detector, PrepConfig(size=64, no_face="keep"))
+    assert status == "no_face" and crop.shape == (64, 64, 3) and face_px == 200
+    status, crop, _ = prepare_one(blank, detector, PrepConfig(size=64, no_face="drop"))
     assert status == "no_face" and crop is None
 
 

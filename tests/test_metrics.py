@@ -55,3 +55,15 @@ def test_threshold_ties_favour_recall():
     choice = choose_threshold(y, [0.9, 0.8, 0.4, 0.2], min_recall=0.0)
     assert choice["val_recall"] == 1.0
     assert choice["threshold"] == pytest.approx(0.3)
+
+
+def test_false_alarm_threshold_bounds_every_set_and_steps_over_ties():
+    from edge.metrics import threshold_for_false_alarms
+
+    # one masked face in four may be called unmasked in the first set, none in the second
+    result = threshold_for_false_alarms([[0.9, 0.5, 0.1, 0.0], [0.3, 0.2]], 0.25)
+    assert result["threshold"] == pytest.approx(0.7)  # between 0.5 and 0.9: only the 0.9 face is called
+    # two faces tied at the boundary: calling one would call both, so neither is
+    assert threshold_for_false_alarms([[0.5, 0.5, 0.1]], 0.34)["threshold"] == pytest.approx(0.75)
+    # a threshold below the manifest's floor is raised to it
+    assert threshold_for_false_alarms([[0.0005, 0.0, 0.0, 0.0]], 0.5)["threshold"] == 0.001

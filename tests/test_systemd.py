@@ -106,7 +106,9 @@ def test_a_refused_bundle_never_becomes_current(device, bundle, tmp_path):
     result = run("bash", REPO / "systemd/install.sh", "--root", device, "--no-start", "--bundle", tampered,
                  "--detectors", device / "opt/edge-run/detectors")
     assert result.returncode != 0
-    assert "does not match" in result.stderr and "current model is unchanged" in result.stderr
+    # one flipped byte of the gzip stream: which check catches it depends on where it lands
+    assert any(reason in result.stderr for reason in ("does not match", "not a readable bundle", "has no SHA256SUMS"))
+    assert "refused (" in result.stderr and "current model is unchanged" in result.stderr
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
     assert os.readlink(device / "opt/edge-run/models/current.tar.gz") == bundle.name
 

@@ -28,11 +28,9 @@ Usage::
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import sys
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -45,6 +43,9 @@ from edge.cli.run import load_models
 from edge.counts import MEMORY, CountStore
 from edge.images import read_image
 from edge.pipeline import Pipeline
+from edge.policy import resolve
+from train.dataset import voc_faces
+from train.split import held_out
 
 FRAME = (640, 480)
 FRAMES = 30
@@ -61,21 +62,6 @@ SETTINGS = {
     "gate": {"detect_every": 1, "motion_gate": True, "motion_regions": False},
     "regions": {"detect_every": 1, "motion_gate": False, "motion_regions": True},
 }
-TRUTH = {"with_mask": "with_mask", "without_mask": "without_mask", "with_incorrect_mask": "mask_incorrect"}
-
-
-def held_out(name: str) -> bool:
-    return hashlib.sha1(name.encode()).hexdigest()[-1] in "012"
-
-
-def faces_of(annotation: Path) -> list[tuple[str, np.ndarray]]:
-    """(label, box x, y, w, h) of each boxed face of a Pascal VOC file."""
-    faces = []
-    for obj in ET.parse(annotation).findall("object"):
-        box = obj.find("bndbox")
-        x0, y0, x1, y1 = (float(box.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax"))
-        faces.append((TRUTH[obj.find("name").text], np.array([x0, y0, x1 - x0, y1 - y0])))
-    return faces
 
 
 def windows(photo_shape, boxes: np.ndarray) -> np.ndarray:
@@ -155,7 +141,7 @@ def photos(data: Path, every: int, limit: int | None):
     for index, name in enumerate(names):
         if index % every:
             continue
-        faces = faces_of(data / "annotations" / f"{name}.xml")
+        faces = [(label, np.array(box)) for label, box in voc_faces(data / "annotations" / f"{name}.xml")]
         if not 1 <= len(faces) <= 3:
             continue
         yield name, read_image(data / "images" / f"{name}.jpg").bgr, faces
@@ -179,7 +165,7 @@ def summarize(judged: list[dict], clips: list[Clip], labels: list[str]) -> dict:
     }
 
 
-def worst_png(path: Path, clips: list[Clip], judged: list[dict], violation: str | None, title: str) -> None:
+def worst_png(path: Path, clips: list[Clip], judged: list[dict], policy, title: str) -> None:
     """The last frames of the clips counted furthest from the truth, with their tracks, in one picture."""
     from edge.snapshots import annotate
 
@@ -192,7 +178,7 @@ def worst_png(path: Path, clips: list[Clip], judged: list[dict], violation: str 
     tiles = []
     for i in order:
         clip = clips[i]
-        tile = annotate(clip.last_frame, SimpleNamespace(faces=clip.last_faces), violation)
+        tile = annotate(clip.last_frame, SimpleNamespace(faces=clip.last_faces), policy)
         loose = sum(t not in judged[i]["need"] for t in clip.truth)
         truth = ", ".join([f"{n} {label}" for label, n in judged[i]["need"].items() if n]
                           + ([f"{loose} mask_incorrect (any label)"] if loose else []))
@@ -254,7 +240,7 @@ def main(argv=None) -> int:
             print(json.dumps({k: summary[k] for k in ("detector", "setting", "clips", "counted_right_share",
                                                        "extra_per_clip", "exactly_right")}))
             if keep:
-                worst_png(args.png, clips, judged, classifier.manifest.violation_label,
+                worst_png(args.png, clips, judged, resolve(classifier.manifest, {}),
                           f"worst clips: {detector_name}, {setting} ({summary['clips']} clips)")
             summary["per_clip"] = [{"photo": c.name, "truth": c.truth, "widths": [round(w) for w in c.widths],
                                     "counted": c.counted, **j} for c, j in zip(clips, judged, strict=True)]

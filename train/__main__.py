@@ -1,8 +1,10 @@
-"""``python -m train``: fine-tune the mask classifier on a folder-per-class dataset."""
+"""``python -m train``: fine-tune the mask classifier on one or more datasets: folder-per-class sets and
+scene sets with face boxes (images/ + annotations/ in Pascal VOC)."""
 
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from edge.cli import Parser, number, whole_number
 
@@ -29,11 +31,18 @@ def parser() -> argparse.ArgumentParser:
     p = Parser(
         prog="python -m train", description=__doc__,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog="example: python -m train --data ../shared/datasets/masks --out runs/m128 "
+        epilog="example: python -m train --data ../shared/datasets/masks ../shared/datasets/scenes-ilc "
+               "--labels with_mask,without_mask,mask_incorrect --calibrate ../shared/datasets/masks-oos "
+               "--out runs/m128 "
                "--weights ../shared/models/backbone/mobilenet_v2_1.0_no_top.weights.h5 "
                "--detector-dir ../shared/models/face",
     )
-    p.add_argument("--data", required=True, help="folder with one sub-folder of images per class")
+    p.add_argument("--data", required=True, nargs="+", type=Path,
+                   help="one or more datasets: a folder with one sub-folder of images per class, or a scene set "
+                        "(images/ and annotations/ in Pascal VOC, one face per box)")
+    p.add_argument("--calibrate", type=Path, default=None,
+                   help="a folder-per-class set of face crops from another source (never trained on): the "
+                        "violation threshold is chosen on it instead of the validation split, and it is reported")
     p.add_argument("--out", required=True, help="run folder to create")
     p.add_argument("--force", action="store_true", help="replace an existing run folder")
     p.add_argument("--labels", type=comma_list, default=None,
@@ -54,6 +63,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--detector-dir", default=os.environ.get("MASKWATCH_MODELS", "."),
                    help="folder with the detector files")
     g.add_argument("--margin", type=number(0), default=0.2, help="crop margin per side, fraction of the box")
+    g.add_argument("--min-face", type=whole_number(4), default=12,
+                   help="scene sets: boxed faces with a shorter side below this many px are left out")
     g.add_argument("--no-face", choices=("keep", "drop"), default="keep",
                    help="images where no face is found: keep them whole, or drop them")
     g.add_argument("--cache", default=".cache/faces", help="face-crop cache folder ('' for none)")
@@ -69,14 +80,23 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--fine-epochs", type=whole_number(0), default=8)
     g.add_argument("--fine-lr", type=number(0, above=True), default=1e-5)
     g.add_argument("--fine-from", default="block_13_expand", help="first backbone layer to unfreeze")
+    g.add_argument("--fine-decay", action="store_true",
+                   help="decay the fine-tune rate to 0 (cosine) and run every --fine-epochs: steadier than a fixed "
+                        "rate when much of the backbone is unfrozen")
     g.add_argument("--whole-epochs", type=whole_number(0), default=None,
                    help="train the whole net this many epochs instead of head + fine-tune "
                         "(default: 20 below alpha 1.0, else 0)")
     g.add_argument("--whole-lr", type=number(0, above=True), default=2e-3,
                    help="starting rate of --whole-epochs (cosine to 0)")
     g.add_argument("--patience", type=whole_number(0), default=3, help="early-stopping patience in epochs")
+    g.add_argument("--degrade", type=number(0, maximum=1), default=0.5,
+                   help="share of training crops made to look like a small, dim, compressed face at the door "
+                        "(downscaled to 16-48 px and back, JPEG, sensor noise, dim light); 0 for none")
     g.add_argument("--min-recall", type=number(0), default=0.99,
                    help="validation recall floor for the violation class when choosing the threshold")
+    g.add_argument("--max-false-alarms", type=number(0, maximum=0.5), default=None,
+                   help="choose the threshold instead as the lowest one that calls at most this share of the "
+                        "compliant faces of the validation split and of --calibrate a violation")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 

@@ -31,11 +31,11 @@ def evaluate(model_path: Path, data: Path, out: Path, detector: str, detector_di
 
     contract = load_contract(model_path)
     labels = contract["labels"]
-    resolve_labels(data, labels)
+    resolve_labels([data], labels)
     threshold = contract["threshold"] if threshold is None else threshold
     prep = PrepConfig(size=contract["input_size"], detector=detector, detector_dir=detector_dir,
                       crop_margin=contract["crop"]["margin"])
-    prepared = prepare(list_samples(data, labels), prep, Path(cache) if cache else None)
+    prepared = prepare(list_samples([data], labels), prep, Path(cache) if cache else None)
     usable = [r for r in prepared.records if "index" in r]
     images = prepared.crops[[r["index"] for r in usable]].astype(np.float32)
     y_true = np.array([r["label"] for r in usable])

@@ -3,7 +3,8 @@
 The detector and the crop rule are the device's own (``edge.detectors``, ``edge.crops``).
 Tight face crops (the face fills the picture) are kept whole; scene pictures are cut to
 their largest face (the image's label describes its main subject, not bystanders); a
-picture with no face found is kept whole or dropped by choice, and always reported.
+picture with no face found is kept whole or dropped by choice, and always reported. A face
+with a box (a scene set's) is cut with its box: its label belongs to that box.
 """
 
 import hashlib
@@ -23,7 +24,7 @@ from edge.images import is_image_file, read_image
 from .dataset import Sample
 from .split import image_hashes
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -40,29 +41,31 @@ class PrepConfig:
 @dataclass
 class Prepared:
     crops: np.ndarray  # uint8 RGB, N x size x size x 3, only the usable samples
-    records: list[dict]  # one per input file: relpath, label, status, note, hashes, index
+    records: list[dict]  # one per sample: relpath, label, status, note, hashes, face_px, index
 
 
-def prepare_one(bgr: np.ndarray, detector, config: PrepConfig) -> tuple[str, np.ndarray | None]:
-    """("face" | "tight" | "no_face", crop or None when the image should be dropped)."""
+def prepare_one(bgr: np.ndarray, detector, config: PrepConfig) -> tuple[str, np.ndarray | None, int]:
+    """("face" | "tight" | "no_face", crop or None when the image should be dropped, the face's shorter
+    side in px)."""
     rule = CropRule(margin=config.crop_margin, square=True)
     faces = detector.detect(bgr)
     if len(faces) == 0:
         if config.no_face == "drop":
-            return "no_face", None
-        return "no_face", whole_image(bgr, config.size)
+            return "no_face", None, min(bgr.shape[:2])
+        return "no_face", whole_image(bgr, config.size), min(bgr.shape[:2])
     largest = faces[np.argmax(faces[:, 2] * faces[:, 3])]
     crop_side = expand_box(largest[:4], rule)[2]
     if crop_side >= config.tight_fraction * min(bgr.shape[:2]):
-        return "tight", whole_image(bgr, config.size)
-    return "face", crop_face(bgr, largest[:4], rule, config.size)
+        return "tight", whole_image(bgr, config.size), min(bgr.shape[:2])
+    return "face", crop_face(bgr, largest[:4], rule, config.size), int(min(largest[2:4]))
 
 
 def _cache_key(samples: list[Sample], config: PrepConfig) -> str:
     digest = hashlib.sha256(json.dumps([CACHE_VERSION, asdict(config)]).encode())
     for sample in samples:
-        stat = sample.path.stat()
-        digest.update(f"{sample.relpath}\0{sample.label}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        stat = sample.path.stat() if sample.path.exists() else None
+        seen = (stat.st_size, stat.st_mtime_ns) if stat else "missing"
+        digest.update(f"{sample.relpath}\0{sample.label}\0{sample.box}\0{seen}\n".encode())
     return digest.hexdigest()[:20]
 
 
@@ -75,23 +78,40 @@ def prepare(samples: list[Sample], config: PrepConfig, cache_dir: Path | None = 
         if cache_file.is_file():
             with np.load(cache_file, allow_pickle=False) as cached:
                 return Prepared(cached["crops"], json.loads(str(cached["records"])))
-    detector = create_detector(config.detector, config.detector_dir)
+    detector = None if all(s.box for s in samples) else create_detector(config.detector, config.detector_dir)
+    rule = CropRule(margin=config.crop_margin, square=True)
     crops, records = [], []
-    for sample in tqdm(samples, desc="face crops", unit="img", disable=not progress):
-        record = {"relpath": sample.relpath, "label": sample.label, "note": ""}
+    read: tuple[Path, object, list] | None = None  # the last picture read: a scene's faces follow each other
+    for sample in tqdm(samples, desc="face crops", unit="face", disable=not progress):
+        record = {"relpath": sample.relpath, "label": sample.label, "note": "", "source": sample.source}
+        if sample.box is not None:
+            record["box"] = list(sample.box)
         records.append(record)
         if not is_image_file(sample.path):
-            record.update(status="skipped", note="not an image file")
+            record.update(status="skipped", note="not an image file" if sample.path.exists() else "file missing")
             continue
-        try:
-            image = read_image(sample.path, min_side=config.min_side)
-        except ImageError as exc:
-            record.update(status="skipped", note=str(exc))
+        if read is None or read[0] != sample.path:
+            try:
+                image = read_image(sample.path, min_side=config.min_side)
+                read = (sample.path, image, [int(h) for h in image_hashes(image.bgr)])
+            except ImageError as exc:
+                read = (sample.path, exc, [])
+        _, image, hashes = read
+        if isinstance(image, ImageError):
+            record.update(status="skipped", note=str(image))
             continue
         record["note"] = f"converted from {image.conversion}" if image.conversion else ""
-        status, crop = prepare_one(image.bgr, detector, config)
+        if sample.box is not None:
+            status, face_px = "box", int(min(sample.box[2:]))
+            try:
+                crop = crop_face(image.bgr, sample.box, rule, config.size)
+            except ValueError as exc:
+                record.update(status="skipped", note=str(exc))
+                continue
+        else:
+            status, crop, face_px = prepare_one(image.bgr, detector, config)
         record["status"] = status if crop is not None else "dropped"
-        record["hashes"] = [int(h) for h in image_hashes(image.bgr)]
+        record["hashes"], record["face_px"] = hashes, face_px
         if crop is not None:
             record["crop_hashes"] = [int(h) for h in image_hashes(crop)]
             record["index"] = len(crops)

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .model import augmenter, random_blur, unfreeze_top
+from .model import augmenter, degrade, random_blur, unfreeze_top
 
 
 @dataclass(frozen=True)
@@ -20,10 +20,12 @@ class FitConfig:
     fine_epochs: int = 8
     fine_lr: float = 1e-5
     fine_from: str = "block_13_expand"  # the top quarter of MobileNetV2
+    fine_decay: bool = False  # the fine-tune rate decays to 0 (cosine) over fine_epochs, which then all run
     whole_epochs: int = 0  # instead of the two phases: the whole net, the rate decaying to 0 (cosine)
     whole_lr: float = 2e-3
     patience: int = 3
     seed: int = 0
+    degrade: float = 0.0  # share of training crops made small, dim and compressed (model.degrade)
 
 
 class KeepBest(keras.callbacks.Callback):
@@ -71,6 +73,7 @@ def _datasets(train_x, train_y, val_x, val_y, config: FitConfig, teacher: keras.
 
     train = (tf.data.Dataset.from_tensor_slices((train_x, train_y))
              .shuffle(len(train_x), seed=config.seed, reshuffle_each_iteration=True)
+             .map(lambda x, y: (degrade(x, config.degrade), y), num_parallel_calls=tf.data.AUTOTUNE)
              .batch(config.batch_size)
              .map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
              .prefetch(tf.data.AUTOTUNE))
@@ -95,13 +98,16 @@ def fit(model: keras.Model, train_x, train_y, val_x, val_y, config: FitConfig,
         steps = config.whole_epochs * int(np.ceil(len(train_x) / config.batch_size))
         phases = [("whole", config.whole_epochs, keras.optimizers.schedules.CosineDecay(config.whole_lr, steps))]
     else:
-        phases = [("head", config.head_epochs, config.head_lr), ("fine-tune", config.fine_epochs, config.fine_lr)]
+        steps = config.fine_epochs * int(np.ceil(len(train_x) / config.batch_size))
+        fine_lr = keras.optimizers.schedules.CosineDecay(config.fine_lr, steps) if config.fine_decay else config.fine_lr
+        phases = [("head", config.head_epochs, config.head_lr), ("fine-tune", config.fine_epochs, fine_lr)]
     for phase, epochs, learning_rate in phases:
         if epochs <= 0:
             continue
         if phase == "fine-tune":
             trainable = unfreeze_top(model, config.fine_from)
-            print(f"fine-tuning {trainable} backbone layers from {config.fine_from} at lr {learning_rate}")
+            print(f"fine-tuning {trainable} backbone layers from {config.fine_from} at lr {config.fine_lr}"
+                  + (" decaying to 0" if config.fine_decay else ""))
         elif phase == "whole":
             print(f"training the whole net for {epochs} epochs, lr {config.whole_lr} decaying to 0")
         else:
@@ -110,7 +116,8 @@ def fit(model: keras.Model, train_x, train_y, val_x, val_y, config: FitConfig,
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=["accuracy"],
                       loss="sparse_categorical_crossentropy" if teacher is None else "categorical_crossentropy")
         # A decaying rate is worth finishing; a fixed one stops when validation stops improving.
-        stop = [] if phase == "whole" else [keras.callbacks.EarlyStopping(monitor="val_loss",
+        decaying = phase == "whole" or (phase == "fine-tune" and config.fine_decay)
+        stop = [] if decaying else [keras.callbacks.EarlyStopping(monitor="val_loss",
                                                                           patience=config.patience)]
         result = model.fit(train, validation_data=val, epochs=epochs, class_weight=weights,
                            callbacks=[keep_best, *stop], verbose=verbose,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.metrics import summarize
+from edge.metrics import SIZE_BUCKETS, summarize
 
 from . import plots
 
@@ -23,9 +23,9 @@ def classification_report(metrics: dict) -> str:
 
 
 def evaluate_split(name: str, y_true, probabilities, labels, violation_label, threshold,
-                   out_dir: Path) -> dict:
+                   out_dir: Path, sizes=None) -> dict:
     """Metrics of one split, with its confusion matrix and ROC as PNG beside them."""
-    metrics = summarize(y_true, probabilities, labels, violation_label, threshold)
+    metrics = summarize(y_true, probabilities, labels, violation_label, threshold, sizes)
     plots.confusion(metrics["confusion"], labels, out_dir / f"confusion_{name}.png",
                     f"{name} (n={metrics['n']})")
     if "roc_auc" in metrics:
@@ -37,18 +37,32 @@ def evaluate_split(name: str, y_true, probabilities, labels, violation_label, th
 
 
 def metrics_table(results: dict[str, dict], violation_label: str | None) -> str:
-    header = "| split | n | accuracy | macro F1 |"
-    rule = "|---|---|---|---|"
+    labels = next(iter(results.values()))["labels"]
+    header = "| split | n | accuracy | macro F1 | " + " | ".join(f"{label} recall" for label in labels) + " |"
+    rule = "|---|---|---|---|" + "---|" * len(labels)
     if violation_label:
-        header += f" {violation_label} recall | {violation_label} precision | ROC AUC |"
-        rule += "---|---|---|"
+        header += f" {violation_label} precision | ROC AUC |"
+        rule += "---|---|"
     rows = [header, rule]
     for name, m in results.items():
-        row = f"| {name} | {m['n']} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} |"
+        row = (f"| {name} | {m['n']} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | "
+               + " | ".join(f"{m['per_class'][label]['recall']:.4f}" if m["per_class"][label]["support"] else "-"
+                            for label in labels) + " |")
         if violation_label:
             v = m["per_class"][violation_label]
-            row += f" {v['recall']:.4f} | {v['precision']:.4f} | {m.get('roc_auc', float('nan')):.4f} |"
+            row += f" {v['precision']:.4f} | {m.get('roc_auc', float('nan')):.4f} |"
         rows.append(row)
+    return "\n".join(rows)
+
+
+def size_table(results: dict[str, dict]) -> str:
+    """Markdown: per split and label, faces right / faces in each size bucket."""
+    buckets = [name for _, _, name in SIZE_BUCKETS]
+    rows = ["| split | label | " + " | ".join(buckets) + " |", "|---|---|" + "---|" * len(buckets)]
+    for name, m in results.items():
+        for label, row in m["by_size"].items():
+            cells = [f"{row[b]['right']}/{row[b]['n']}" if b in row else "-" for b in buckets]
+            rows.append(f"| {name} | {label} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 

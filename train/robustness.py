@@ -162,16 +162,17 @@ def evaluate(classifier, crops, labels, names, seed: int) -> tuple[list[dict], l
     return rows, examples, failures
 
 
-def render(rows, model: str, backend: str) -> str:
+def render(rows, model: str, backend: str, names: list[str]) -> str:
     lines = [f"Robustness of `{model}` ({backend}) on transformed test-split face crops.", "",
-             "| condition | n | accuracy | with_mask recall | without_mask recall |", "|---|---|---|---|---|"]
+             "| condition | n | accuracy | " + " | ".join(f"{label} recall" for label in names) + " |",
+             "|---|---|---|" + "---|" * len(names)]
 
     def cell(value):
         return "-" if value is None else f"{value:.4f}"
 
     for r in rows:
-        lines.append(f"| {r['condition']} | {r['n']} | {r['accuracy']:.4f} | {cell(r.get('with_mask_recall'))} | "
-                     f"{cell(r.get('without_mask_recall'))} |")
+        lines.append(f"| {r['condition']} | {r['n']} | {r['accuracy']:.4f} | "
+                     + " | ".join(cell(r.get(f"{label}_recall")) for label in names) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -208,11 +209,11 @@ def body(args) -> None:
     results, examples, failures = evaluate(classifier, crops, labels, names, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "robustness.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.out / "robustness.md").write_text(render(results, str(args.model), classifier.artifact.backend))
+    (args.out / "robustness.md").write_text(render(results, str(args.model), classifier.artifact.backend, names))
     example_sheet(examples, args.out / "robustness.png")
     if failures:
         example_sheet(failures, args.out / "failures.png")
-    print(render(results, str(args.model), classifier.artifact.backend))
+    print(render(results, str(args.model), classifier.artifact.backend, names))
 
 
 def main(argv=None) -> int:

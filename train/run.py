@@ -7,7 +7,7 @@ import shlex
 import shutil
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import keras
@@ -15,13 +15,13 @@ import numpy as np
 import tensorflow as tf
 
 from . import plots
-from .dataset import data_checksum, list_samples, resolve_labels
+from .dataset import data_checksum, is_scene_set, list_samples, resolve_labels
 from .faces import PrepConfig, prepare, save_examples
 from .fit import FitConfig, fit
 from .model import backbone_name, build_model
-from .report import evaluate_split, metrics_table, write_json
+from .report import evaluate_split, metrics_table, size_table, write_json
 from .runs import RunError, read_run
-from .split import SPLITS, group_near_duplicates, stratified_group_split
+from .split import SPLITS, group_near_duplicates, held_out, stratified_group_split
 
 THRESHOLD_RULE_DOC = (
     "Among thresholds on p(violation) whose violation recall on the validation split is at "
@@ -29,6 +29,22 @@ THRESHOLD_RULE_DOC = (
     "ties, as a missed violation costs more); if none reaches the floor, the highest balanced "
     "accuracy overall. The threshold is then placed midway to the next lower validation score."
 )
+
+
+FALSE_ALARM_RULE_DOC = (
+    "The lowest threshold on p(violation) at which at most {budget:.1%} of the compliant faces ({compliant}) "
+    "of the validation split, and of the calibration set when one is given, are called a violation: false "
+    "alarms are bounded on every source, and within that bound as many violations as possible are caught."
+)
+
+
+def load_calibration(folder: Path, labels: list[str], size: int):
+    """The out-of-source crops, taken whole as edge-eval takes them."""
+    from edge.cli.eval import load_crops
+
+    crops = load_crops(Path(folder), labels, size)
+    print(f"calibration set {folder}: {len(crops.targets)} crops, {len(crops.skipped)} skipped")
+    return crops
 
 
 def prepare_output(out: Path, force: bool) -> None:
@@ -49,20 +65,40 @@ def load_teacher(run: Path, labels: list[str]) -> keras.Model:
     return keras.models.load_model(run / "model.keras")
 
 
-def split_samples(records: list[dict], distance: int, fractions, seed: int, n_classes: int):
-    """Split indices for the usable records, plus their near-duplicate group ids."""
+def split_samples(records: list[dict], distance: int, fractions, seed: int, n_classes: int,
+                  scene_sources: set[str] = frozenset()):
+    """Split the usable records, source by source, and give each its near-duplicate group id.
+
+    A scene set's test split is its held-out photos (``split.held_out``, the photos every other tool
+    holds out too), with every photo near-duplicating one of them; the rest is split train/val.
+    """
     usable = [r for r in records if "index" in r]
-    labels = np.array([r["label"] for r in usable])
-    views = [np.array([r[key] for r in usable], dtype=np.uint64) for key in ("hashes", "crop_hashes")]
-    groups = group_near_duplicates([(view[:, 0], view[:, 1]) for view in views], distance)
-    assignment = stratified_group_split(labels, groups, fractions, seed)
+    offset = 0
+    for source in dict.fromkeys(r["source"] for r in usable):
+        mine = [r for r in usable if r["source"] == source]
+        labels = np.array([r["label"] for r in mine])
+        views = [np.array([r[key] for r in mine], dtype=np.uint64) for key in ("hashes", "crop_hashes")]
+        # A scene photo's faces share its picture hash; their crops must not join other photos.
+        groups = group_near_duplicates([(view[:, 0], view[:, 1]) for view in views[:1 if source in scene_sources
+                                                                                        else 2]], distance)
+        if source in scene_sources:
+            test = np.array([held_out(Path(r["relpath"].split("#")[0]).stem) for r in mine])
+            test = np.isin(groups, groups[test])
+            assignment = np.full(len(mine), 2)
+            rest = np.flatnonzero(~test)
+            assignment[rest] = stratified_group_split(labels[rest], groups[rest], fractions[:2], seed)
+        else:
+            assignment = stratified_group_split(labels, groups, fractions, seed)
+        for record, split, group in zip(mine, assignment, groups, strict=True):
+            record["split"], record["group"] = SPLITS[split], int(group) + offset
+        offset += int(groups.max()) + 1
+    all_labels = np.array([r["label"] for r in usable])
+    assignment = np.array([SPLITS.index(r["split"]) for r in usable])
     for split in range(len(SPLITS)):
-        present = np.bincount(labels[assignment == split], minlength=n_classes)
+        present = np.bincount(all_labels[assignment == split], minlength=n_classes)
         if (present == 0).any():
             raise RunError(f"the {SPLITS[split]} split has no image of some class "
                            f"(counts {present.tolist()}): the dataset is too small to split")
-    for record, split, group in zip(usable, assignment, groups, strict=True):
-        record["split"], record["group"] = SPLITS[split], int(group)
     return usable
 
 
@@ -74,10 +110,11 @@ def write_tables(out: Path, records: list[dict], labels: list[str]) -> None:
             writer.writerow([r["relpath"], labels[r["label"]], r["status"], r["note"]])
     with open(out / "split.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["file", "class", "split", "group"])
+        writer.writerow(["file", "class", "split", "group", "source", "box", "face_px"])
         for r in records:
             if "split" in r:
-                writer.writerow([r["relpath"], labels[r["label"]], r["split"], r["group"]])
+                writer.writerow([r["relpath"], labels[r["label"]], r["split"], r["group"], r["source"],
+                                 " ".join(f"{v:g}" for v in r["box"]) if r.get("box") else "", r["face_px"]])
 
 
 def ingest_summary(records: list[dict], labels: list[str]) -> dict:
@@ -102,30 +139,31 @@ def run(args) -> dict:
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         keras.mixed_precision.set_global_policy("mixed_float16")
-    labels = resolve_labels(Path(args.data), args.labels)
+    labels = resolve_labels(args.data, args.labels)
     violation = args.violation if args.violation in labels else None
     prep = PrepConfig(size=args.size, detector=args.detector, detector_dir=str(args.detector_dir),
                       crop_margin=args.margin, no_face=args.no_face)
     whole_epochs = args.whole_epochs if args.whole_epochs is not None else (20 if args.alpha < 1 else 0)
     fit_config = FitConfig(batch_size=args.batch_size, head_epochs=args.head_epochs,
                            head_lr=args.head_lr, fine_epochs=args.fine_epochs, fine_lr=args.fine_lr,
-                           fine_from=args.fine_from, whole_epochs=whole_epochs, whole_lr=args.whole_lr,
-                           patience=args.patience, seed=args.seed)
+                           fine_from=args.fine_from, fine_decay=args.fine_decay, whole_epochs=whole_epochs,
+                           whole_lr=args.whole_lr,
+                           patience=args.patience, seed=args.seed, degrade=args.degrade)
     teacher = load_teacher(Path(args.teacher), labels) if args.teacher else None
+    calibration = load_calibration(args.calibrate, labels, args.size) if args.calibrate else None
     prepare_output(out, args.force)
     print(f"classes (in this order): {', '.join(labels)}; device: {'GPU' if gpus else 'CPU'}")
 
-    samples = list_samples(Path(args.data), labels)
+    samples = list_samples(args.data, labels, args.min_face)
     checksum = data_checksum(samples)
     prepared = prepare(samples, prep, Path(args.cache) if args.cache else None)
-    usable = split_samples(prepared.records, args.dup_distance, args.split, args.seed, len(labels))
+    scene_sources = {Path(root).name for root in args.data if is_scene_set(root)}
+    usable = split_samples(prepared.records, args.dup_distance, args.split, args.seed, len(labels), scene_sources)
     write_tables(out, prepared.records, labels)
     save_examples(prepared, out / "crop_examples.png")
-    arrays = {}
-    for split in SPLITS:
-        chosen = [r for r in usable if r["split"] == split]
-        arrays[split] = (prepared.crops[[r["index"] for r in chosen]],
-                         np.array([r["label"] for r in chosen], dtype=np.int64))
+    chosen = {split: [r for r in usable if r["split"] == split] for split in SPLITS}
+    arrays = {split: (prepared.crops[[r["index"] for r in rows]], np.array([r["label"] for r in rows], dtype=np.int64))
+              for split, rows in chosen.items()}
     counts = {s: np.bincount(arrays[s][1], minlength=len(labels)).tolist() for s in SPLITS}
     print("split sizes per class:", json.dumps(counts))
 
@@ -135,20 +173,11 @@ def run(args) -> dict:
     model.save(out / "model.keras")
 
     probabilities = {s: predict(model, arrays[s][0], args.batch_size) for s in ("val", "test")}
-    threshold_info = None
-    threshold = None
-    if violation is not None:
-        from edge.metrics import choose_threshold
-
-        v = labels.index(violation)
-        threshold_info = choose_threshold(arrays["val"][1] == v, probabilities["val"][:, v],
-                                          args.min_recall)
-        threshold_info["rule_doc"] = THRESHOLD_RULE_DOC
-        threshold = threshold_info["threshold"]
-    results = {s: evaluate_split(s, arrays[s][1], probabilities[s], labels, violation, threshold, out)
-               for s in ("val", "test")}
-    results["test_argmax"] = evaluate_split("test_argmax", arrays["test"][1], probabilities["test"],
-                                            labels, violation, None, out)
+    if calibration is not None:
+        probabilities["calibration"] = predict(model, calibration.pixels, args.batch_size)
+    threshold_info, results = decide(out, labels, violation, probabilities, arrays, chosen, calibration,
+                                     ThresholdRule(args.min_recall, args.max_false_alarms, args.calibrate))
+    threshold = threshold_info["threshold"] if threshold_info else None
     plots.training_curves(fitted["history"], fitted["phase_starts"], out / "training_curves.png")
 
     wall = time.time() - started
@@ -157,19 +186,75 @@ def run(args) -> dict:
                 "crop": {"margin": args.margin, "square": True}, "backbone": backbone_name(args.alpha)}
     write_json(out / "labels.json", contract)
     command = shlex.join(["python", "-m", "train", *sys.argv[1:]])
-    config = {"command": command, "args": {k: (list(v) if isinstance(v, tuple) else v)
+    config = {"command": command, "args": {k: ([str(x) for x in v] if isinstance(v, tuple | list) else
+                                                str(v) if isinstance(v, Path) else v)
               for k, v in vars(args).items()}, "prep": asdict(prep), "fit": asdict(fit_config),
               "data_checksum": checksum, "python": platform.python_version(),
               "tensorflow": tf.__version__, "keras": keras.__version__, "gpu": bool(gpus)}
     write_json(out / "config.json", config)
-    metrics = {**results, "threshold": threshold_info, "split_counts": counts,
+    metrics = {**results, "splits": list(results), "threshold": threshold_info, "split_counts": counts,
                "ingest": ingest_summary(prepared.records, labels), "history": fitted["history"],
                "best_epoch": fitted["best_epoch"], "wall_time_s": round(wall, 1)}
     write_json(out / "metrics.json", metrics)
     (out / "report.md").write_text(render_report(labels, violation, metrics, config, counts))
-    print(metrics_table({k: results[k] for k in ("val", "test", "test_argmax")}, violation))
+    print(metrics_table(results, violation))
     print(f"run written to {out} in {wall / 60:.1f} min")
     return metrics
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    min_recall: float = 0.99
+    max_false_alarms: float | None = None  # when set, the false-alarm rule instead of the recall floor
+    calibrate: Path | None = None  # the out-of-source set's folder, for the report
+
+
+def decide(out: Path, labels, violation, probabilities: dict, arrays: dict, chosen: dict, calibration,
+           rule: ThresholdRule) -> tuple[dict | None, dict]:
+    """The decision threshold and every split's metrics (plots and reports written to ``out``).
+
+    ``probabilities``: per split ("val", "test", and "calibration" when ``calibration`` is given);
+    ``arrays``: (crops, labels) per split; ``chosen``: the split's records (source, face size)."""
+    from edge.metrics import choose_threshold, threshold_for_false_alarms
+    from edge.policy import OK, default_for
+
+    truths = {s: arrays[s][1] for s in ("val", "test")}
+    if calibration is not None:
+        truths["calibration"] = calibration.targets
+    threshold_info = None
+    if violation is not None:
+        v = labels.index(violation)
+        if rule.max_false_alarms is not None:
+            compliant = [label for label, severity in default_for(labels, violation).items() if severity == OK]
+            ok = [labels.index(c) for c in compliant]
+            sets = ["val"] + (["calibration"] if calibration is not None else [])
+            threshold_info = threshold_for_false_alarms(
+                [probabilities[on][np.isin(truths[on], ok), v] for on in sets], rule.max_false_alarms)
+            threshold_info["rule_doc"] = FALSE_ALARM_RULE_DOC.format(budget=rule.max_false_alarms,
+                                                                     compliant=", ".join(compliant))
+            threshold_info["chosen_on"] = "val" + (f" + {rule.calibrate}" if calibration is not None else "")
+        else:
+            on = "calibration" if calibration is not None else "val"
+            threshold_info = choose_threshold(truths[on] == v, probabilities[on][:, v], rule.min_recall)
+            threshold_info["rule_doc"] = THRESHOLD_RULE_DOC.replace("the validation split", f"the {on} set")
+            threshold_info["chosen_on"] = str(rule.calibrate) if calibration is not None else "val"
+    threshold = threshold_info["threshold"] if threshold_info else None
+    sizes = {s: np.array([r["face_px"] for r in chosen[s]]) for s in ("val", "test")}
+    results = {s: evaluate_split(s, truths[s], probabilities[s], labels, violation, threshold, out, sizes[s])
+               for s in ("val", "test")}
+    results["test_argmax"] = evaluate_split("test_argmax", truths["test"], probabilities["test"],
+                                            labels, violation, None, out)
+    sources = list(dict.fromkeys(r["source"] for s in ("val", "test") for r in chosen[s]))
+    if len(sources) > 1:
+        for source in sources:
+            mine = np.array([r["source"] == source for r in chosen["test"]])
+            results[f"test:{source}"] = evaluate_split(f"test_{source}", truths["test"][mine],
+                                                       probabilities["test"][mine], labels, violation, threshold,
+                                                       out, sizes["test"][mine])
+    if calibration is not None:
+        results["calibration"] = evaluate_split("calibration", truths["calibration"], probabilities["calibration"],
+                                                labels, violation, threshold, out, calibration.sizes)
+    return threshold_info, results
 
 
 def render_report(labels, violation, metrics, config, counts) -> str:
@@ -183,23 +268,29 @@ def render_report(labels, violation, metrics, config, counts) -> str:
         f"wall time {metrics['wall_time_s'] / 60:.1f} min on {'GPU' if config['gpu'] else 'CPU'}, "
         f"best epoch {metrics['best_epoch']}.", "",
         "## Classes and split", "",
-        f"Class order: {', '.join(f'{i}={name}' for i, name in enumerate(labels))}.", "",
+        f"Class order: {', '.join(f'{i}={name}' for i, name in enumerate(labels))}. Sources: "
+        f"{', '.join(str(d) for d in config['args']['data'])}.", "",
         "| split | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels),
         *[f"| {s} | " + " | ".join(str(c) for c in counts[s]) + " |" for s in SPLITS], "",
         "Near-duplicates (perceptual hash, mirrored copies included) never straddle two "
-        "splits; `split.csv` lists every file's split and group.", "",
+        "splits, within each source; a scene set's faces split with their photo, and its test split is its "
+        "held-out photos (`train.split.held_out`). `split.csv` lists every face's split and group.", "",
         "## Ingest", "",
         *[f"- {key}: {n}" for key, n in sorted(ingest["by_status"].items())],
         f"- converted (grayscale, RGBA, 16-bit): {ingest['converted']}", "",
-        "Statuses: `face` cut to the largest detected face, `tight` kept whole (the face fills "
+        "Statuses: `box` cut with a scene set's box, `face` cut to the largest detected face, `tight` kept whole "
+        "(the face fills "
         "it), `no_face` no face found (kept whole unless `--no-face drop`), `skipped` "
         "unreadable, `dropped` no face and dropped. Every file is listed in `ingest.csv`.", "",
     ]
     if ingest["skipped"]:
         lines += ["Skipped or dropped:", "", *[f"- {s}" for s in ingest["skipped"][:50]], ""]
     lines += ["## Metrics", "",
-              metrics_table({k: metrics[k] for k in ("val", "test", "test_argmax")}, violation), "",
-              "`test_argmax` uses the plain argmax; the other rows use the decision threshold.", ""]
+              metrics_table({k: metrics[k] for k in metrics["splits"]}, violation), "",
+              "`test_argmax` uses the plain argmax; the other rows use the decision threshold. `test:SOURCE` is "
+              "the test split of one source; `calibration` the out-of-source set the threshold was chosen on.", "",
+              "### Recall by face size (shorter side of the face in its source picture, px)", "",
+              size_table({k: metrics[k] for k in metrics["splits"] if "by_size" in metrics[k]}), ""]
     if metrics["threshold"]:
         t = metrics["threshold"]
         lines += ["## Decision threshold", "",

@@ -15,7 +15,8 @@ class RunError(ValueError):
 
 def add_run_data_options(parser) -> None:
     """Where a run's pictures, detector files and face-crop cache are, when they moved since training."""
-    parser.add_argument("--data", type=Path, default=None, help="the training set, if it moved")
+    parser.add_argument("--data", type=Path, nargs="+", default=None,
+                        help="the training sets, if they moved (matched to the run's by folder name)")
     parser.add_argument("--detector-dir", default=None, help="detector files, if they moved")
     parser.add_argument("--cache", default=".cache/faces", help="face-crop cache ('' for none)")
 
@@ -35,22 +36,38 @@ def read_run(run: Path) -> tuple[dict, dict, list[dict]]:
 def run_crops(contract, config, rows, data: Path | None, detector_dir: str | None, cache: str | None,
               splits=("train", "test")) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Face crops and labels of the run's files per split, prepared exactly as in training."""
-    from train.dataset import Sample
     from train.faces import PrepConfig, prepare
 
-    data = Path(data or config["args"]["data"])
+    given = config["args"]["data"]
+    roots = [Path(root) for root in (given if isinstance(given, list) else [given])]
+    if data:
+        moved = {Path(root).name: Path(root) for root in data}
+        roots = [moved.get(root.name, root) for root in roots]
+    by_name = {root.name: root for root in roots}
     prep = PrepConfig(**{**config["prep"], **({"detector_dir": detector_dir} if detector_dir else {})})
     labels = contract["labels"]
     crops = {}
     for split in splits:
-        chosen = [r for r in rows if r["split"] == split]
-        missing = [r["file"] for r in chosen if not (data / r["file"]).is_file()]
+        samples = [_sample(r, by_name, roots, labels) for r in rows if r["split"] == split]
+        missing = [s.relpath for s in samples if not s.path.is_file()]
         if missing:
-            raise RunError(f"{len(missing)} {split} images of the run are not under {data} "
-                           f"(first: {missing[0]}) — pass --data with the training set")
-        samples = [Sample(data / r["file"], labels.index(r["class"]), r["file"]) for r in chosen]
+            raise RunError(f"{len(missing)} {split} images of the run are not under {', '.join(map(str, roots))} "
+                           f"(first: {missing[0]}) — pass --data with the training sets")
         prepared = prepare(samples, prep, Path(cache) if cache else None, progress=False)
         usable = [r for r in prepared.records if "index" in r]
         crops[split] = (prepared.crops[[r["index"] for r in usable]],
                         np.array([r["label"] for r in usable], dtype=np.int64))
     return crops
+
+
+def _sample(row: dict, by_name: dict[str, Path], roots: list[Path], labels: list[str]):
+    """The training sample a split.csv row names (a run of one source has no source prefix in its names)."""
+    from train.dataset import Sample
+
+    source = row.get("source") or roots[0].name
+    root = by_name.get(source, roots[0])
+    inside = row["file"].split("#")[0]
+    if len(roots) > 1:
+        inside = inside.split("/", 1)[1]
+    box = tuple(float(v) for v in row["box"].split()) if row.get("box") else None
+    return Sample(root / inside, labels.index(row["class"]), row["file"], box, source)

@@ -1,10 +1,11 @@
 """What the alerts do, independent of the GPIO library that drives the pins.
 
-LEDs show who is at the door: green while a counted masked person is in view, red while a
-counted unmasked one is. Each stays on for ``hold`` seconds after its person was last
-seen, so a face lost for a frame or two does not make it flicker. The buzzer plays its
-pattern once per unmasked person counted, in the background; the relay (door release) is
-pulsed once per masked person counted while nobody unmasked is in view.
+They act on a person's severity (``edge.policy``: ok, warning, violation), not on labels. LEDs show
+who is at the door: green while a compliant person is in view, red while someone counted with a
+violation or a warning is. Each stays on for ``hold`` seconds after its person was last seen, so a
+face lost for a frame or two does not make it flicker. The buzzer plays its pattern once per
+violation counted, one short beep per warning, in the background; the relay (door release) is
+pulsed once per compliant person counted while nobody with a violation or warning is in view.
 """
 
 import logging
@@ -12,6 +13,7 @@ from abc import ABC, abstractmethod
 from typing import Protocol
 
 from ..config import AlertsConfig
+from ..policy import OK, VIOLATION, WARNING
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +33,8 @@ class Output(Protocol):
 
 class Alerts(ABC):
     @abstractmethod
-    def update(self, now: float, compliant_seen: bool, violation_seen: bool, counted: list[bool]) -> None:
-        """One processed frame: who is in view, and for each person counted in it whether unmasked."""
+    def update(self, now: float, in_view: set[str], counted: list[str]) -> None:
+        """One processed frame: the severities of the counted people in view, and of each person counted in it."""
 
     @abstractmethod
     def close(self) -> None:
@@ -42,7 +44,7 @@ class Alerts(ABC):
 class NullAlerts(Alerts):
     """No hardware: the runtime calls it exactly as it would call real outputs."""
 
-    def update(self, now, compliant_seen, violation_seen, counted) -> None:
+    def update(self, now, in_view, counted) -> None:
         pass
 
     def close(self) -> None:
@@ -84,15 +86,21 @@ class PinAlerts(Alerts):
         self.red = _Latch(self.outputs.get("red_led"), config.hold)
         self._beeping_until = float("-inf")
 
-    def update(self, now, compliant_seen, violation_seen, counted) -> None:
-        self.green.update(now, compliant_seen)
-        self.red.update(now, violation_seen)
+    def update(self, now, in_view, counted) -> None:
+        flagged = bool(in_view & {VIOLATION, WARNING})
+        self.green.update(now, OK in in_view)
+        self.red.update(now, flagged)
         c = self.config
         buzzer, relay = self.outputs.get("buzzer"), self.outputs.get("relay")
-        if buzzer is not None and c.beeps and any(counted) and now >= self._beeping_until:
-            buzzer.blink(c.beep_on, c.beep_off, c.beeps)
-            self._beeping_until = now + c.beeps * (c.beep_on + c.beep_off)
-        if relay is not None and not violation_seen and any(not unmasked for unmasked in counted):
+        if buzzer is not None and now >= self._beeping_until:
+            # A pattern already playing is not restarted; a violation's pattern wins over a warning's beep.
+            if VIOLATION in counted and c.beeps:
+                buzzer.blink(c.beep_on, c.beep_off, c.beeps)
+                self._beeping_until = now + c.beeps * (c.beep_on + c.beep_off)
+            elif WARNING in counted and c.warning_beep:
+                buzzer.blink(c.warning_beep, c.beep_off, 1)
+                self._beeping_until = now + c.warning_beep + c.beep_off
+        if relay is not None and not flagged and OK in counted:
             relay.blink(c.relay_seconds, 0.01, 1)
 
     def close(self) -> None:

@@ -30,16 +30,17 @@ def whole_number(minimum: int, maximum: int | None = None):
     return parse
 
 
-def number(minimum: float, above: bool = False):
-    """An argparse type: a finite number of at least ``minimum`` (above it, if ``above``)."""
+def number(minimum: float, above: bool = False, maximum: float = math.inf):
+    """An argparse type: a finite number of at least ``minimum`` (above it, if ``above``), at most ``maximum``."""
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             value = math.nan
-        if not math.isfinite(value) or value < minimum or (above and value == minimum):
+        if not math.isfinite(value) or value < minimum or (above and value == minimum) or value > maximum:
+            within = f" and at most {maximum:g}" if math.isfinite(maximum) else ""
             raise argparse.ArgumentTypeError(f"{text!r} is not a number {'above' if above else 'of at least'} "
-                                             f"{minimum}")
+                                             f"{minimum}{within}")
         return value
 
     return parse

@@ -152,6 +152,7 @@ def run_cell(args, detector_name: str, backend: str, threads: int, faces: int | 
     from ..counts import CountStore
     from ..detectors import create_detector
     from ..pipeline import Pipeline
+    from ..policy import resolve
     from ..runner import update_alerts
 
     classifier = load_classifier(args.model, backend, threads)
@@ -161,7 +162,7 @@ def run_cell(args, detector_name: str, backend: str, threads: int, faces: int | 
                         motion_gate=args.motion_gate, motion_regions=args.motion_regions,
                         settled=args.settled).settings(detector.name)
     pipeline, alerts = Pipeline(detector, classifier, store, **speed), NullAlerts()
-    violation = classifier.manifest.violation_label
+    policy = resolve(classifier.manifest, {})
     total = args.warmup + args.frames
     frames = source_frames(args.source, total) if args.source else synthetic_frames(faces, total)
     times: dict[str, list[float]] = {stage: [] for stage in STAGES}
@@ -171,7 +172,7 @@ def run_cell(args, detector_name: str, backend: str, threads: int, faces: int | 
         image = next(frames)  # synthetic frames or frames decoded ahead: the capture hand-over
         laps("capture")
         result = pipeline.process(image, lap=laps)
-        update_alerts(alerts, time.monotonic(), result, violation)
+        update_alerts(alerts, time.monotonic(), result, policy)
         laps("track")
         laps.ms["total"] = (laps.last - laps.start) * 1000
         if index == args.warmup - 1:

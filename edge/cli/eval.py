@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ModelConfig
+from ..metrics import SIZE_BUCKETS
 from ..paths import DEFAULT_MODEL
 from . import Parser, whole_number
 
@@ -35,7 +36,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def load_crops(data: Path, labels: list[str], size: int):
+@dataclasses.dataclass
+class Crops:
+    pixels: np.ndarray  # N x size x size x 3, RGB uint8
+    targets: np.ndarray  # label index of each
+    sizes: np.ndarray  # each picture's shorter side in px: the face's size, as the detector would have cut it
+    skipped: list[str]
+
+
+def load_crops(data: Path, labels: list[str], size: int) -> Crops:
     from ..crops import whole_image
     from ..errors import ConfigError, ImageError
     from ..images import is_image_file, read_image
@@ -47,20 +56,22 @@ def load_crops(data: Path, labels: list[str], size: int):
     if unknown:
         raise ConfigError(f"--data has folder(s) {', '.join(unknown)} that are not labels of the model "
                           f"({', '.join(labels)}) — rename or remove them")
-    crops, targets, skipped = [], [], []
+    crops, targets, sizes, skipped = [], [], [], []
     for index, label in enumerate(labels):
         for path in sorted((data / label).glob("*")) if (data / label).is_dir() else []:
             if not is_image_file(path):
                 continue
             try:
-                crops.append(whole_image(read_image(path).bgr, size))
+                bgr = read_image(path).bgr
             except ImageError as exc:
                 skipped.append(f"{path}: {exc}")
                 continue
+            crops.append(whole_image(bgr, size))
             targets.append(index)
+            sizes.append(min(bgr.shape[:2]))
     if not crops:
         raise ConfigError(f"no readable image under {data}/{{{','.join(labels)}}}")
-    return np.stack(crops), np.array(targets), skipped
+    return Crops(np.stack(crops), np.array(targets), np.array(sizes), skipped)
 
 
 def render(metrics: dict, labels: list[str]) -> str:
@@ -70,9 +81,18 @@ def render(metrics: dict, labels: list[str]) -> str:
     for label in labels:
         s = metrics["per_class"][label]
         lines.append(f"{label:{width}}{s['precision']:.4f}     {s['recall']:.4f}  {s['f1']:.4f}  {s['support']}")
-    lines += ["", "confusion (rows: true, columns: predicted)", f"{'':{width}}" + "".join(f"{x:>14}" for x in labels)]
+    column = max(14, width + 1)
+    lines += ["", "confusion (rows: true, columns: predicted)",
+              f"{'':{width}}" + "".join(f"{x:>{column}}" for x in labels)]
     for label, row in zip(labels, metrics["confusion"], strict=True):
-        lines.append(f"{label:{width}}" + "".join(f"{n:>14}" for n in row))
+        lines.append(f"{label:{width}}" + "".join(f"{n:>{column}}" for n in row))
+    if metrics.get("by_size"):
+        buckets = [name for _, _, name in SIZE_BUCKETS]
+        lines += ["", "recall by face size (shorter side, px): right/faces",
+                  f"{'':{width}}" + "".join(f"{b:>10}" for b in buckets)]
+        for label, row in metrics["by_size"].items():
+            cells = [f"{row[b]['right']}/{row[b]['n']}" if b in row else "-" for b in buckets]
+            lines.append(f"{label:{width}}" + "".join(f"{c:>10}" for c in cells))
     return "\n".join(lines)
 
 
@@ -82,17 +102,19 @@ def body(args) -> int:
 
     classifier = load_classifier(args.model, args.backend, args.threads)
     manifest = classifier.manifest
-    crops, targets, skipped = load_crops(args.data, manifest.labels, classifier.size)
-    for line in skipped:
+    crops = load_crops(args.data, manifest.labels, classifier.size)
+    for line in crops.skipped:
         print(f"edge-eval: skipped {line}", file=sys.stderr)
-    probabilities = np.concatenate([classifier.classify(crops[i:i + 64]) for i in range(0, len(crops), 64)])
-    metrics = summarize(targets, probabilities, manifest.labels, manifest.violation_label, manifest.threshold)
+    probabilities = np.concatenate([classifier.classify(crops.pixels[i:i + 64])
+                                    for i in range(0, len(crops.pixels), 64)])
+    metrics = summarize(crops.targets, probabilities, manifest.labels, manifest.violation_label, manifest.threshold,
+                        crops.sizes)
     print(f"model {classifier.shown_name} ({classifier.artifact.backend}), {manifest.input_size} px, "
           f"threshold {manifest.threshold}")
     print(render(metrics, manifest.labels))
     if args.json:
-        keep = {key: metrics[key] for key in ("accuracy", "per_class", "confusion", "n", "macro_f1")}
-        keep.update(labels=manifest.labels, backend=classifier.artifact.backend, skipped=len(skipped))
+        keep = {key: metrics[key] for key in ("accuracy", "per_class", "confusion", "n", "macro_f1", "by_size")}
+        keep.update(labels=manifest.labels, backend=classifier.artifact.backend, skipped=len(crops.skipped))
         args.json.write_text(json.dumps(keep, indent=2) + "\n")
     return 0
 

@@ -15,9 +15,17 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..policy import WORDS
 from . import Parser
 
 PERIODS = {"day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00"}
+
+
+def labels_list(text: str) -> list[str]:
+    labels = [part.strip() for part in text.split(",") if part.strip()]
+    if not labels:
+        raise argparse.ArgumentTypeError("give one or more labels, comma-separated")
+    return labels
 
 
 def parser() -> argparse.ArgumentParser:
@@ -25,7 +33,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--db", type=Path, default=Path("counts.db"), help="edge-run's counts database")
     p.add_argument("--by", choices=("day", "hour", "both"), default="both", help="grouping of the printed tables")
     p.add_argument("--since", default=None, help="only counts from this date or time on (YYYY-MM-DD[ HH:MM])")
-    p.add_argument("--violation", default="without_mask", help="the label that counts as non-compliant")
+    p.add_argument("--violation", type=labels_list, default=["without_mask", "mask_incorrect"],
+                   help="the labels that are not compliant (violations and warnings), comma-separated")
     p.add_argument("--utc", action="store_true", help="group by UTC instead of the local time zone")
     p.add_argument("--csv", type=Path, default=None, help="write the rows (day, or hour with --by hour) as CSV")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -48,7 +57,7 @@ def read_counts(db: Path, since: float | None) -> list[tuple[float, str]]:
 
 
 def group(rows, period: str, utc: bool) -> tuple[list[str], dict[str, dict[str, int]]]:
-    """(labels, {period: {label: n}}), periods in time order."""
+    """(labels, {period: {label: n}}), periods in time order; the product's three labels are always there."""
     fmt = PERIODS[period]
     groups: dict[str, dict[str, int]] = {}
     labels: set[str] = set()
@@ -57,13 +66,13 @@ def group(rows, period: str, utc: bool) -> tuple[list[str], dict[str, dict[str, 
         groups.setdefault(key, {})
         groups[key][label] = groups[key].get(label, 0) + 1
         labels.add(label)
-    return sorted(labels), groups
+    return [*WORDS, *sorted(labels - set(WORDS))], groups
 
 
-def table_rows(labels, groups, violation: str):
+def table_rows(labels, groups, violation: list[str]):
     for key, counts in groups.items():
         total = sum(counts.values())
-        compliant = total - counts.get(violation, 0)
+        compliant = total - sum(counts.get(label, 0) for label in violation)
         yield [key, *[counts.get(label, 0) for label in labels], total, f"{100.0 * compliant / total:.1f}"]
 
 

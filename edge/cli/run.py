@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .. import config as configs
+from .. import policy as policies
 from ..paths import DEFAULT_MODEL, detector_dir
 from . import Parser, number, whole_number
 
@@ -136,13 +137,16 @@ def body(args, pin_factory=None) -> int:
         return 0
     pipeline, camera, alerts, store = build(config, pin_factory)
     o = config.output
+    policy = policies.resolve(pipeline.classifier.manifest, config.policy.overrides())
     outputs = Outputs(Path(o.detections) if o.detections else None, Path(o.snapshots) if o.snapshots else None,
-                      pipeline.classifier.manifest.violation_label)
-    runner = Runner(camera, pipeline, store, alerts, Notifier(), outputs, source_name=config.camera.source,
-                    stall_timeout=config.camera.stall_timeout, summary_every=o.summary_every)
+                      policy)
+    runner = Runner(camera, pipeline, store, alerts, Notifier(), outputs, policy=policy,
+                    source_name=config.camera.source, stall_timeout=config.camera.stall_timeout,
+                    summary_every=o.summary_every)
     previous = signal.signal(signal.SIGTERM, lambda *_: runner.stop("SIGTERM"))
-    log.info("running: camera %s, detector %s, model %s (%s), alerts %s, counts %s", config.camera.source,
-             pipeline.detector.name, pipeline.classifier.shown_name, pipeline.classifier.artifact.backend,
+    log.info("running: camera %s, detector %s, model %s (%s), policy %s, alerts %s, counts %s",
+             config.camera.source, pipeline.detector.name, pipeline.classifier.shown_name,
+             pipeline.classifier.artifact.backend, ", ".join(f"{k}={v}" for k, v in policy.severity.items()),
              describe_alerts(config.alerts), o.db)
     try:
         runner.run(args.max_frames, args.duration)

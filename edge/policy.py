@@ -1,0 +1,58 @@
+"""What each label means at the door: compliant, a warning, or a violation.
+
+The model bundle's manifest says it (export writes ``without_mask`` = violation, ``mask_incorrect``
+= warning); the ``[policy]`` section of the config may change it per label. A bundle from before the
+policy (schema 1 and 2) has one violation label and everything else compliant.
+"""
+
+from dataclasses import dataclass
+
+OK, WARNING, VIOLATION = "ok", "warning", "violation"
+SEVERITIES = (OK, WARNING, VIOLATION)
+# The product's labels, as the summary line and edge-report name them.
+WORDS = {"with_mask": "masked", "without_mask": "unmasked", "mask_incorrect": "incorrect"}
+DEFAULT = {"without_mask": VIOLATION, "mask_incorrect": WARNING}
+
+
+@dataclass(frozen=True)
+class Policy:
+    severity: dict[str, str]
+
+    def of(self, label: str | None) -> str:
+        return self.severity.get(label, OK)
+
+    def compliance(self, counts: dict[str, int]) -> float | None:
+        """The share of people counted with a compliant label; None when nobody was counted."""
+        total = sum(counts.values())
+        return None if not total else sum(n for label, n in counts.items() if self.of(label) == OK) / total
+
+
+def default_for(labels: list[str], violation_label: str | None) -> dict[str, str]:
+    """The severities export writes: the defaults for the labels the model has, its violation label a violation."""
+    severity = {label: DEFAULT.get(label, OK) for label in labels}
+    if violation_label is not None:
+        severity[violation_label] = VIOLATION
+    return severity
+
+
+def resolve(manifest, overrides: dict[str, str | None]) -> Policy:
+    """The manifest's policy (or, for an older bundle, its violation label), changed by ``[policy]``;
+    an override for a label the model does not have changes nothing."""
+    if manifest.policy is not None:
+        severity = dict(manifest.policy)
+    else:
+        severity = {label: VIOLATION if label == manifest.violation_label else OK for label in manifest.labels}
+    severity.update({label: value for label, value in overrides.items()
+                     if value is not None and label in manifest.labels})
+    return Policy(severity)
+
+
+def counts_words(counts: dict[str, int]) -> str:
+    """``masked=… unmasked=… incorrect=…``: the product's labels always, any other label too."""
+    words = [f"{WORDS[label]}={counts.get(label, 0)}" for label in WORDS]
+    return " ".join(words + [f"{label}={n}" for label, n in sorted(counts.items()) if label not in WORDS])
+
+
+def compliance_text(counts: dict[str, int], policy: Policy) -> str:
+    share = policy.compliance(counts)
+    return "n/a" if share is None else f"{100.0 * share:.1f}%"

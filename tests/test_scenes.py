@@ -1,0 +1,136 @@
+"""Scene sets: faces cut with their boxes, split with their photo, trained on, and the scene evaluator."""
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+from conftest import masked_face, unmasked_face, write_scene
+
+from edge.crops import CropRule, crop_face
+from edge.images import read_image
+from train.dataset import DatasetError, list_samples, resolve_labels
+from train.faces import PrepConfig, prepare
+from train.split import held_out
+
+LABELS = ["with_mask", "without_mask", "mask_incorrect"]
+
+
+def test_scene_faces_are_cut_with_their_boxes_under_canonical_labels(small_dataset, small_scenes, face_models):
+    assert resolve_labels([small_dataset, small_scenes], None) == sorted(LABELS)  # with_incorrect_mask renamed
+    samples = list_samples([small_dataset, small_scenes], LABELS, min_face=12)
+    boxed = [s for s in samples if s.box is not None]
+    assert boxed and {s.source for s in boxed} == {"scenes"} and all(min(s.box[2:]) >= 12 for s in boxed)
+    assert {LABELS[s.label] for s in boxed} == set(LABELS)
+    assert all(s.relpath.startswith(("scenes/images/", f"{small_dataset.name}/")) for s in samples)
+    prepared = prepare(samples, PrepConfig(size=64, detector="yunet", detector_dir=str(face_models)), None,
+                       progress=False)
+    record = next(r for r in prepared.records if r.get("status") == "box")
+    sample = next(s for s in samples if s.relpath == record["relpath"])
+    expected = crop_face(read_image(sample.path).bgr, sample.box, CropRule(0.2, True), 64)
+    assert np.array_equal(prepared.crops[record["index"]], expected)
+    assert record["face_px"] == int(min(sample.box[2:]))
+
+
+def test_a_class_no_source_has_is_one_line(small_dataset):
+    with pytest.raises(DatasetError, match="no source has the class mask_incorrect"):
+        resolve_labels([small_dataset], LABELS)
+
+
+def test_three_class_run_splits_by_photo_and_reports_each_source(run3_dir, small_dataset):
+    contract = json.loads((run3_dir / "labels.json").read_text())
+    assert contract["labels"] == LABELS and contract["violation_label"] == "without_mask"
+    with open(run3_dir / "split.csv") as f:
+        rows = list(csv.DictReader(f))
+    scenes = [r for r in rows if r["source"] == "scenes"]
+    by_photo = {}
+    for r in scenes:
+        by_photo.setdefault(r["file"].split("#")[0], set()).add(r["split"])
+        assert len(r["box"].split()) == 4
+    assert all(len(splits) == 1 for splits in by_photo.values())  # a photo's faces never straddle splits
+    for photo, (split,) in by_photo.items():
+        assert (split == "test") == held_out(photo.rsplit("/", 1)[1].rsplit(".", 1)[0])
+    metrics = json.loads((run3_dir / "metrics.json").read_text())
+    for key in ("test", f"test:{small_dataset.name}", "test:scenes", "calibration"):
+        assert key in metrics["splits"] and metrics[key]["n"] > 0, key
+    assert set(metrics["test"]["by_size"]) <= set(LABELS) and metrics["test"]["per_class"]["mask_incorrect"]["support"]
+    assert metrics["threshold"]["chosen_on"] == str(small_dataset)
+    report = (run3_dir / "report.md").read_text()
+    assert "Recall by face size" in report and "test:scenes" in report and "mask_incorrect recall" in report
+
+
+def test_export_reads_a_multi_source_run_back(bundle3):
+    manifest = json.loads((bundle3 / "manifest.json").read_text())
+    assert manifest["data"]["test_images"] > 0 and manifest["labels"] == LABELS
+
+
+def test_edge_eval_scores_three_folders(tmp_path, bundle3, small_scenes, capsys):
+    from edge.cli.eval import main as edge_eval
+    from train.dataset import voc_faces
+
+    for label in LABELS:
+        (tmp_path / "crops" / label).mkdir(parents=True)
+    for i, xml in enumerate(sorted((small_scenes / "annotations").glob("*.xml"))):
+        image = cv2.imread(str(small_scenes / "images" / f"{xml.stem}.jpg"))
+        for j, (label, (x, y, w, h)) in enumerate(voc_faces(xml)):
+            cv2.imwrite(str(tmp_path / "crops" / label / f"{i}-{j}.png"), image[int(y):int(y + h), int(x):int(x + w)])
+    assert edge_eval(["--model", str(bundle3), "--data", str(tmp_path / "crops"),
+                      "--json", str(tmp_path / "e.json")]) == 0
+    result = json.loads((tmp_path / "e.json").read_text())
+    assert result["labels"] == LABELS and all(result["per_class"][label]["support"] > 0 for label in LABELS)
+    assert "recall by face size" in capsys.readouterr().out
+
+
+def test_scene_evaluator_on_photos_counted_by_hand(tmp_path, mask_images, face_models):
+    """Three photos made here. A: an unmasked face boxed, a masked one beside it not boxed. B: a masked face
+    boxed. C: a box drawn on the bare wall, so a face no detector can find. By hand: with_mask 1 of 1
+    found, without_mask 1 of 2; one violation found and flagged; one alert, and it is right; one detection
+    matching no box (A's masked face), and no masked face called a violation."""
+    from train.evaluate_scenes import main as evaluate_scenes
+
+    data = tmp_path / "scenes"
+    unmasked, masked = unmasked_face(mask_images, 3), masked_face(mask_images, 1)
+    write_scene(data, "a", [(unmasked, (60, 200)), (masked, (480, 200))],
+                [("without_mask", (80, 210, 240, 390))])
+    write_scene(data, "b", [(masked, (300, 200))], [("with_mask", (320, 210, 480, 390))])
+    write_scene(data, "c", [], [("without_mask", (300, 200, 460, 380))])
+    out = tmp_path / "out"
+    assert evaluate_scenes(["--model", "default", "--data", str(data), "--all", "--detector", "yunet",
+                            "--detector-dir", str(face_models), "--out", str(out)]) == 0
+    result = json.loads((out / "scenes.json").read_text())
+    assert result["photos"] == 3
+    assert {k: (v["found"], v["faces"]) for k, v in result["detection"].items()} == {
+        "with_mask": (1, 1), "without_mask": (1, 2)}
+    assert result["classification"]["with_mask"]["recall"] == 1.0
+    assert result["classification"]["without_mask"]["recall"] == 1.0
+    assert result["violations"] == {"faces": 2, "found": 1, "flagged": 1}
+    assert result["alerts"]["called"] == 1 and result["alerts"]["precision"] == 1.0
+    assert result["unmatched_detections"] == 1 and result["masked_called_violation"] == 0.0
+    assert (out / "scenes.png").stat().st_size > 10_000
+
+
+def test_scene_evaluator_refuses_a_folder_set(tmp_path, small_dataset, capsys):
+    from train.evaluate_scenes import main as evaluate_scenes
+
+    assert evaluate_scenes(["--model", "default", "--data", str(small_dataset), "--out", str(tmp_path)]) == 2
+    assert "is not a scene set: it needs images/ and annotations/" in capsys.readouterr().err
+
+
+def test_a_run_is_given_a_new_threshold_without_training_again(run3_dir, small_dataset, tmp_path):
+    import shutil
+
+    from train.threshold import main as rethreshold
+
+    run = tmp_path / "run"
+    shutil.copytree(run3_dir, run)
+    assert rethreshold(["--run", str(run), "--calibrate", str(small_dataset), "--max-false-alarms", "0",
+                        "--cache", ""]) == 0
+    contract = json.loads((run / "labels.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["threshold"]["threshold"] == contract["threshold"]
+    assert metrics["threshold"]["rule"].startswith("lowest threshold calling at most 0.0%")
+    # no masked face of the validation split or the calibration set is called a violation at it
+    for name in ("val", "calibration"):
+        assert metrics[name]["confusion"][0][1] == 0, name
+    assert "calling at most 0.0%" in (run / "report.md").read_text()
