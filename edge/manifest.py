@@ -14,6 +14,7 @@ from typing import Any
 
 from . import schema
 from .errors import ModelFileError, ModelMismatchError
+from .policy import SEVERITIES
 from .schema import spec
 
 SCHEMA_VERSION = 3  # 2 added the self-test, 3 the policy
@@ -148,8 +149,6 @@ class Manifest:
                 if sorted(result) != sorted(self.labels):
                     raise error(f"{at}.selftest names the labels {sorted(result)}, not {sorted(self.labels)}")
         if self.policy is not None:
-            from .policy import SEVERITIES
-
             strange = [f"{label} = {value!r}" for label, value in self.policy.items()
                        if label not in self.labels or value not in SEVERITIES]
             if strange:

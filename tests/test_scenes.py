@@ -134,3 +134,14 @@ def test_a_run_is_given_a_new_threshold_without_training_again(run3_dir, small_d
     for name in ("val", "calibration"):
         assert metrics[name]["confusion"][0][1] == 0, name
     assert "calling at most 0.0%" in (run / "report.md").read_text()
+
+
+def test_a_voc_file_without_a_box_is_one_line(tmp_path, capsys):
+    from train.__main__ import main as train_main
+
+    write_scene(tmp_path / "scenes", "a", [], [("with_mask", (10, 10, 50, 50))])
+    (tmp_path / "scenes" / "annotations" / "b.xml").write_text("<annotation><object><name>with_mask</name>"
+                                                              "</object></annotation>")
+    assert train_main(["--data", str(tmp_path / "scenes"), "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.endswith("b.xml: object 0 needs a name and a bndbox of numeric xmin, ymin, "
+                                            "xmax, ymax — fix or remove the file\n")

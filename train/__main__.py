@@ -6,11 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from edge.cli import Parser, number, whole_number
-
-
-def comma_list(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+from edge.cli import Parser, comma_list, number, whole_number
 
 
 def fractions(text: str) -> tuple[float, float, float]:

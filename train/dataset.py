@@ -49,10 +49,15 @@ def voc_faces(annotation: Path) -> list[tuple[str, tuple[float, float, float, fl
     except ET.ParseError as exc:
         raise DatasetError(f"{annotation} is not a readable Pascal VOC file ({exc}) — fix or remove it") from None
     faces = []
-    for obj in objects:
-        box = obj.find("bndbox")
-        x0, y0, x1, y1 = (float(box.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax"))
-        faces.append((canonical(obj.find("name").text.strip()), (x0, y0, x1 - x0, y1 - y0)))
+    for n, obj in enumerate(objects):
+        try:
+            box = obj.find("bndbox")
+            x0, y0, x1, y1 = (float(box.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax"))
+            name = obj.find("name").text.strip()
+        except (AttributeError, TypeError, ValueError):  # a missing element, or a box that is not numbers
+            raise DatasetError(f"{annotation}: object {n} needs a name and a bndbox of numeric xmin, ymin, xmax, "
+                               "ymax — fix or remove the file") from None
+        faces.append((canonical(name), (x0, y0, x1 - x0, y1 - y0)))
     return faces
 
 

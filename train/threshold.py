@@ -33,8 +33,8 @@ def rethreshold(run: Path, rule, data=None, detector_dir=None, cache=".cache/fac
     for split in chosen:
         if len(chosen[split]) != len(crops[split][1]):
             raise RunError(f"some {split} images of {run} can no longer be read: train the run again")
-        for r in chosen[split]:
-            r["face_px"] = float(r.get("face_px") or 0)
+        for r in chosen[split]:  # a run from before these columns: one source, sizes unknown (0)
+            r["face_px"], r["source"] = float(r.get("face_px") or 0), r.get("source") or ""
     model = keras.models.load_model(run / "model.keras")
     probabilities = {s: predict(model, crops[s][0], 64) for s in ("val", "test")}
     calibration = load_calibration(rule.calibrate, labels, contract["input_size"]) if rule.calibrate else None

@@ -30,6 +30,14 @@ def whole_number(minimum: int, maximum: int | None = None):
     return parse
 
 
+def comma_list(text: str) -> list[str]:
+    """An argparse type: one or more names, comma-separated."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give one or more names, comma-separated")
+    return names
+
+
 def number(minimum: float, above: bool = False, maximum: float = math.inf):
     """An argparse type: a finite number of at least ``minimum`` (above it, if ``above``), at most ``maximum``."""
     def parse(text: str) -> float:

@@ -15,17 +15,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..policy import WORDS
-from . import Parser
+from ..policy import DEFAULT, OK, WORDS
+from . import Parser, comma_list
 
 PERIODS = {"day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00"}
-
-
-def labels_list(text: str) -> list[str]:
-    labels = [part.strip() for part in text.split(",") if part.strip()]
-    if not labels:
-        raise argparse.ArgumentTypeError("give one or more labels, comma-separated")
-    return labels
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,7 +26,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--db", type=Path, default=Path("counts.db"), help="edge-run's counts database")
     p.add_argument("--by", choices=("day", "hour", "both"), default="both", help="grouping of the printed tables")
     p.add_argument("--since", default=None, help="only counts from this date or time on (YYYY-MM-DD[ HH:MM])")
-    p.add_argument("--violation", type=labels_list, default=["without_mask", "mask_incorrect"],
+    p.add_argument("--violation", type=comma_list, default=[label for label, severity in DEFAULT.items()
+                                                             if severity != OK],
                    help="the labels that are not compliant (violations and warnings), comma-separated")
     p.add_argument("--utc", action="store_true", help="group by UTC instead of the local time zone")
     p.add_argument("--csv", type=Path, default=None, help="write the rows (day, or hour with --by hour) as CSV")
