@@ -51,10 +51,12 @@ demo: $(EDGE_VENV)/.installed ## device venv (.venv-edge, no TensorFlow) + edge-
 	$(EDGE_VENV)/bin/edge-run --camera demo-out/doorway.mp4 --db demo-out/counts.db \
 		--detections demo-out/detections.jsonl
 
-# The service tests need systemd's analyzer and rsync (the deploy path); a fresh Debian may lack them.
+# The service tests need systemd's analyzer and rsync (the deploy path), the live view's test a real browser
+# (headless Chromium); a fresh Debian may lack them.
 system-deps:
 	@missing=""; command -v systemd-analyze > /dev/null || missing="$$missing systemd"; \
 	command -v rsync > /dev/null || missing="$$missing rsync"; \
+	command -v chromium > /dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		echo "installing$$missing (apt)"; \

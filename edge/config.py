@@ -36,7 +36,8 @@ class CameraConfig:
                          "an image folder", flag="--camera", pattern=TEXT)
     width: int = option(640, "capture width (live cameras)", minimum=16, maximum=8192)
     height: int = option(480, "capture height (live cameras)", minimum=16, maximum=8192)
-    fps: float | None = option(None, "ask a live camera for this frame rate", minimum=0.1, maximum=240.0)
+    fps: float | None = option(None, "ask a live camera for this frame rate; a file or folder is played at it "
+                               "(default: as fast as frames are processed)", minimum=0.1, maximum=240.0)
     stall_timeout: float = option(30.0, "exit non-zero after this many seconds without a frame, so the "
                                   "service manager restarts edge-run", minimum=0.1, maximum=3600.0)
 
@@ -186,6 +187,35 @@ class OutputConfig:
     summary_every: float = option(60.0, "seconds between summary log lines", minimum=0.1, maximum=86400.0)
 
 
+# A port alone, or a host (name, IPv4, [IPv6]) and a port; 0 lets the system pick a free port.
+LISTEN = (r"(?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):)?[0-9]{1,5}",
+          "PORT or ADDRESS:PORT, such as 8080 or 0.0.0.0:8080")
+
+
+@dataclass(frozen=True)
+class ViewConfig:
+    """A live view in a browser, for aiming the camera: it shows faces, so it is off unless asked for."""
+
+    listen: str | None = option(None, "serve the live view at [ADDRESS:]PORT; a bare port binds 127.0.0.1 "
+                                "(reach it with ssh -L); another address needs token_file", flag="--view",
+                                pattern=LISTEN)
+    fps: float = option(5.0, "most frames a second the view's stream sends", flag="--view-fps", minimum=0.2,
+                        maximum=30.0)
+    token_file: str | None = option(None, "a file holding the token every request must carry (?token=... or "
+                                    "Authorization: Bearer ...)", flag="--view-token-file", pattern=TEXT)
+
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) to bind; None when the view is off."""
+        if self.listen is None:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]") or "127.0.0.1", int(port)
+
+    def check(self, where: str, error: type) -> None:
+        if self.listen is not None and not 0 <= self.address()[1] <= 65535:
+            raise error(f"{where} listen = {self.listen!r}: the port must be from 0 to 65535")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     camera: CameraConfig = field(default_factory=CameraConfig)
@@ -196,6 +226,7 @@ class RunConfig:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    view: ViewConfig = field(default_factory=ViewConfig)
 
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(RunConfig)}

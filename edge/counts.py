@@ -13,9 +13,11 @@ and ``lost`` says how many never made it, so the run can end in an error rather 
 import logging
 import sqlite3
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import CountsError
+from .errors import ConfigError, CountsError
+from .policy import WORDS
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ COLUMNS = ["id", "ts", "label", "confidence", "track_frames"]
 APPLICATION_ID = 0x4D576331
 SQLITE_HEADER = b"SQLite format 3\x00"
 MEMORY = ":memory:"  # benchmarks count without keeping anything
+PERIODS = {"day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00"}
 
 
 def _refuse(path: Path) -> str | None:
@@ -183,3 +186,31 @@ class CountStore:
         self._db.close()
         self._db = None
         return self.lost
+
+
+# Reading the counts back (edge-report, the live view): read-only, so safe while edge-run writes.
+
+def read_counts(db: Path, since: float | None) -> list[tuple[float, str]]:
+    if not db.is_file():
+        raise ConfigError(f"no counts database at {db} — pass edge-run's --db path "
+                          "(the service keeps it in /var/lib/edge-run/counts.db)")
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+            return connection.execute("SELECT ts, label FROM counts WHERE ts >= ? ORDER BY ts",
+                                       (since or 0.0,)).fetchall()
+    except sqlite3.DatabaseError:
+        raise ConfigError(f"{db} is not an edge-run counts database (not SQLite, or no counts table in it) — "
+                          "pass edge-run's --db path") from None
+
+
+def group(rows, period: str, utc: bool) -> tuple[list[str], dict[str, dict[str, int]]]:
+    """(labels, {period: {label: n}}), periods in time order; the product's three labels are always there."""
+    fmt = PERIODS[period]
+    groups: dict[str, dict[str, int]] = {}
+    labels: set[str] = set()
+    for ts, label in rows:
+        key = datetime.fromtimestamp(ts, UTC if utc else None).strftime(fmt)
+        groups.setdefault(key, {})
+        groups[key][label] = groups[key].get(label, 0) + 1
+        labels.add(label)
+    return [*WORDS, *sorted(labels - set(WORDS))], groups

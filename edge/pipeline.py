@@ -7,6 +7,7 @@ the changed parts of the frame and the tracked faces, those for the tracked face
 no classification of a person who is already counted and whose label has settled.
 """
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,19 @@ MOSTLY = 0.5  # regions of any face size covering more of the frame than this: o
 # second, someone walking at the camera changes size by under 10% between two of them, and eye
 # pairs put a face's box within about 10% of its size.
 RESIZE = 1.2
+
+
+class Laps:
+    """Milliseconds per stage of one frame; called with a stage's name as the stage ends."""
+
+    def __init__(self):
+        self.ms: dict[str, float] = {}
+        self.start = self.last = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.ms[stage] = (now - self.last) * 1000
+        self.last = now
 
 
 @dataclass

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CameraError, ConfigError, os_reason
+from .pipeline import Laps
 from .policy import Policy, compliance_text, counts_words
+from .view import NullView
 
 log = logging.getLogger("edge-run")
 
@@ -73,9 +75,10 @@ class Outputs:
 
 class Runner:
     def __init__(self, camera, pipeline, store, alerts, notifier, outputs: Outputs, *, policy: Policy,
-                 source_name: str, stall_timeout: float, summary_every: float, clock=time.monotonic):
+                 source_name: str, stall_timeout: float, summary_every: float, view=None, clock=time.monotonic):
+        """``view``: the live view (edge.view), handed each frame; it never makes the loop wait."""
         self.camera, self.pipeline, self.store, self.alerts = camera, pipeline, store, alerts
-        self.notifier, self.outputs = notifier, outputs
+        self.notifier, self.outputs, self.view = notifier, outputs, view or NullView()
         self.source_name, self.stall_timeout, self.summary_every = source_name, stall_timeout, summary_every
         self.clock = clock
         self.policy = policy
@@ -120,9 +123,11 @@ class Runner:
                     self.alerts.update(now, set(), [])
                     continue
                 last_frame = now
-                result = self.pipeline.process(frame.image, frame.independent)
+                laps = Laps()
+                result = self.pipeline.process(frame.image, frame.independent, lap=laps)
                 update_alerts(self.alerts, now, result, self.policy)
                 self.outputs.write(self.frames, frame, result)
+                self.view.publish(self.frames, frame.image, result, self.fps, laps.ms)
                 self.store.flush()  # retries a DB that was unwritable; the store throttles the attempts
                 self.frames += 1
                 self.notifier.alive(self.status)
@@ -136,6 +141,7 @@ class Runner:
                 log.warning("%d frame(s) of %s could not be decoded and were skipped", self.camera.skipped,
                             self.source_name)
             self.notifier.stopping(f"stopping ({self.stop_reason or 'done'})")
+            self.view.close()
             self.alerts.close()
             self.camera.close()
             self.outputs.close()

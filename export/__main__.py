@@ -98,9 +98,14 @@ def export(args) -> Path:
         raise ExportError("the calibration set is empty: the run's train split has no readable image")
     calibration = train_crops[rng.permutation(len(train_crops))[: args.calibration]]
     test_x, test_y = crops["test"]
-    test_sources = np.array([r.get("source", "") for r in rows if r["split"] == "test"])
-    if len(test_sources) != len(test_y):  # some test images became unreadable: no per-source figures
-        test_sources = np.full(len(test_y), "")
+    test_rows = [r for r in rows if r["split"] == "test"]
+    test_sources = np.array([r.get("source", "") for r in test_rows])
+    # Each face's size, for recall by size (the live view's aiming aid reads it); a run from before
+    # split.csv had the column has none.
+    test_sizes = np.array([float(r["face_px"]) for r in test_rows]) if all(r.get("face_px") for r in test_rows) \
+        else None
+    if len(test_sources) != len(test_y):  # some test images became unreadable: no per-source or size figures
+        test_sources, test_sizes = np.full(len(test_y), ""), None
     if len(test_x) == 0:
         raise ExportError("the run's test split has no readable image: nothing to verify against")
 
@@ -150,7 +155,10 @@ def export(args) -> Path:
             print(f"verifying {artifact.file} on the device runtime ({artifact.backend}) ...")
             classifier = load_classifier(partial / artifact.file, threads=1, prove=False)
             probabilities = classify_all(classifier, test_x)
-            metrics = _short(summarize(test_y, probabilities, labels, violation, threshold))
+            full = summarize(test_y, probabilities, labels, violation, threshold, test_sizes)
+            metrics = _short(full)
+            if "by_size" in full:
+                metrics["by_size"] = full["by_size"]
             if len(set(test_sources)) > 1:
                 metrics["by_source"] = {
                     source: _short(summarize(test_y[mine], probabilities[mine], labels, violation, threshold))

@@ -35,6 +35,9 @@ def test_printed_config_loads_back_to_the_same_config(tmp_path):
     ("[tracker]\nmin_hits = 0\n", "[tracker] min_hits is 0; it must be between 1 and 100"),
     ("[camera]\nwidth = 640\nwidth = 480\n", "is not valid TOML"),
     ("camera = 3\n", "camera must be a table ([camera])"),
+    ('[view]\nlisten = "70000"\n', "listen = '70000': the port must be from 0 to 65535"),
+    ('[view]\nlisten = "http://pi:80"\n', "PORT or ADDRESS:PORT"),
+    ("[view]\nfps = 0\n", "[view] fps is 0"),
 ])
 def test_bad_files_are_refused_with_the_key_named(tmp_path, text, message):
     with pytest.raises(ConfigError) as error:
@@ -77,3 +80,16 @@ def test_the_fast_path_is_the_detectors_preset_unless_exact_or_set():
             mixed.settings("yunet")["motion_gate"]) == (2, False, True)
     printed = configs.to_toml(resolve(parser().parse_args([])))
     assert 'preset = "auto"' in printed and "# detect_every =" in printed
+
+
+def test_view_listens_on_loopback_unless_an_address_is_given():
+    def address(listen):
+        return resolve(parser().parse_args(["--view", listen])).view.address()
+
+    assert address("8080") == ("127.0.0.1", 8080)
+    assert address("0.0.0.0:8080") == ("0.0.0.0", 8080)
+    assert address("[::1]:8080") == ("::1", 8080)
+    assert address("doorway.local:0") == ("doorway.local", 0)
+    assert resolve(parser().parse_args([])).view.address() is None  # off by default
+    with pytest.raises(ConfigError, match="^--view is '8080:'"):
+        address("8080:")

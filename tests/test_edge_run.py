@@ -200,3 +200,25 @@ def test_unusable_detector_files_sources_and_output_paths_are_one_line_errors(tm
                          "--db", str(tmp_path / "counts.db"), *flags])
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 1 and err[-1].startswith("edge-run: error: ") and message in err[-1], (flags, err)
+
+
+def test_a_file_played_at_a_frame_rate_is_paced_like_a_camera(tmp_path, face):
+    from edge.cameras import open_camera
+
+    for name in "abc":
+        cv2.imwrite(str(tmp_path / f"{name}.png"), face)
+    now, slept = [100.0], []
+
+    def sleep(seconds):
+        slept.append(round(seconds, 6))
+        now[0] += seconds
+
+    camera = open_camera(str(tmp_path), fps=10)
+    camera.clock, camera.sleep = lambda: now[0], sleep
+    assert camera.read().source == "a.png"
+    now[0] += 0.03  # the loop spent 30 ms on the frame
+    assert camera.read().source == "b.png" and slept == [0.07]
+    now[0] += 0.5  # a slow frame: the next is not held back, and none is dropped
+    assert camera.read().source == "c.png" and slept == [0.07]
+    assert camera.read() is None
+    assert open_camera(str(tmp_path)).__class__.__name__ == "ImageFolderCamera"  # no rate: as fast as it goes

@@ -63,6 +63,10 @@ def test_three_class_run_splits_by_photo_and_reports_each_source(run3_dir, small
 def test_export_reads_a_multi_source_run_back(bundle3):
     manifest = json.loads((bundle3 / "manifest.json").read_text())
     assert manifest["data"]["test_images"] > 0 and manifest["labels"] == LABELS
+    # recall by face size on the test split, for the live view's aiming aid
+    for artifact in manifest["artifacts"]:
+        sizes = artifact["metrics"]["by_size"]
+        assert sum(cell["n"] for row in sizes.values() for cell in row.values()) == manifest["data"]["test_images"]
 
 
 def test_edge_eval_scores_three_folders(tmp_path, bundle3, small_scenes, capsys):

@@ -22,7 +22,6 @@ from edge.cameras.base import Camera, Frame
 from edge.cli import Parser, whole_number
 from edge.cli.run import build
 from edge.notify import Notifier
-from edge.policy import resolve
 from edge.runner import Outputs, Runner
 
 WARMUP = 1000  # frames before the first memory reading: interpreters and caches settle
@@ -93,11 +92,11 @@ def main(argv=None) -> int:
             "alerts": {"backend": "none"},
             "output": {"db": str(Path(scratch) / "counts.db"), "summary_every": 3600.0},
         })
-        pipeline, camera, alerts, store = build(config)
+        pipeline, camera, alerts, store, _, policy = build(config)
         camera.close()
         probe = LoopingProbe(args.clip, report_every=max(args.frames // 20, 1))
         runner = Runner(probe, pipeline, store, alerts, Notifier(), Outputs(None, None, None),
-                        policy=resolve(pipeline.classifier.manifest, {}), source_name=args.clip,
+                        policy=policy, source_name=args.clip,
                         stall_timeout=30.0, summary_every=3600.0)
         started = time.perf_counter()
         runner.run(max_frames=args.frames)

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from ..errors import CameraError
-from .base import Camera, Frame
+from .base import Camera, Frame, Paced
 
 __all__ = ["Camera", "Frame", "open_camera"]
 
@@ -30,13 +30,10 @@ def open_camera(spec: str, width: int | None = None, height: int | None = None,
 
         return LiveCamera(spec, spec, width, height, fps)
     path = Path(spec)
-    if path.is_dir():
-        from .files import ImageFolderCamera
+    if path.is_dir() or path.is_file():
+        from .files import ImageFolderCamera, VideoFileCamera
 
-        return ImageFolderCamera(path)
-    if path.is_file():
-        from .files import VideoFileCamera
-
-        return VideoFileCamera(path)
+        camera = ImageFolderCamera(path) if path.is_dir() else VideoFileCamera(path)
+        return camera if fps is None else Paced(camera, fps)
     raise CameraError(f"no camera or file at {spec!r} — use csi, usb, usb:N, /dev/videoN, "
                       "rtsp://..., a video file or a folder of images")

@@ -1,5 +1,6 @@
 """The Camera interface: frames in order until the source ends."""
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -35,3 +36,29 @@ class Camera(ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Paced(Camera):
+    """A finite source played at ``fps``, as a live camera would deliver it: for a demo, or replayed
+    footage watched in the live view. Late frames are not dropped: every frame of the file is counted."""
+
+    def __init__(self, camera: Camera, fps: float, clock=time.monotonic, sleep=time.sleep):
+        self.camera, self.interval, self.clock, self.sleep = camera, 1.0 / fps, clock, sleep
+        self._due: float | None = None
+
+    @property
+    def skipped(self) -> int:
+        return self.camera.skipped
+
+    def read(self) -> Frame | None:
+        now = self.clock()
+        if self._due is not None and now < self._due:
+            self.sleep(self._due - now)
+        self._due = max(now, self._due or now) + self.interval
+        return self.camera.read()
+
+    def nothing_read(self, name: str) -> Exception:
+        return self.camera.nothing_read(name)
+
+    def close(self) -> None:
+        self.camera.close()

@@ -114,19 +114,6 @@ def source_frames(source: str, count: int):
         yield frames[i % len(frames)]
 
 
-class Laps:
-    """Milliseconds per stage of one frame; called with a stage's name as the stage ends."""
-
-    def __init__(self):
-        self.ms: dict[str, float] = {}
-        self.start = self.last = time.perf_counter()
-
-    def __call__(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.ms[stage] = (now - self.last) * 1000
-        self.last = now
-
-
 def median_ms(call, calls: int = 100, warmup: int = 10) -> float:
     """Median milliseconds of ``call()`` over ``calls`` runs, after ``warmup`` untimed ones."""
     for _ in range(warmup):
@@ -151,7 +138,7 @@ def run_cell(args, detector_name: str, backend: str, threads: int, faces: int | 
     from ..classifiers import load_classifier
     from ..counts import CountStore
     from ..detectors import create_detector
-    from ..pipeline import Pipeline
+    from ..pipeline import Laps, Pipeline
     from ..policy import resolve
     from ..runner import update_alerts
 

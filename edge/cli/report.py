@@ -10,15 +10,13 @@ Usage::
 
 import argparse
 import csv
-import sqlite3
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from ..policy import DEFAULT, OK, WORDS
+from ..counts import group, read_counts
+from ..policy import DEFAULT, OK
 from . import Parser, comma_list
-
-PERIODS = {"day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,34 +31,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", type=Path, default=None, help="write the rows (day, or hour with --by hour) as CSV")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
-
-
-def read_counts(db: Path, since: float | None) -> list[tuple[float, str]]:
-    from ..errors import ConfigError
-
-    if not db.is_file():
-        raise ConfigError(f"no counts database at {db} — pass edge-run's --db path "
-                          "(the service keeps it in /var/lib/edge-run/counts.db)")
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
-            return connection.execute("SELECT ts, label FROM counts WHERE ts >= ? ORDER BY ts",
-                                       (since or 0.0,)).fetchall()
-    except sqlite3.DatabaseError:
-        raise ConfigError(f"{db} is not an edge-run counts database (not SQLite, or no counts table in it) — "
-                          "pass edge-run's --db path") from None
-
-
-def group(rows, period: str, utc: bool) -> tuple[list[str], dict[str, dict[str, int]]]:
-    """(labels, {period: {label: n}}), periods in time order; the product's three labels are always there."""
-    fmt = PERIODS[period]
-    groups: dict[str, dict[str, int]] = {}
-    labels: set[str] = set()
-    for ts, label in rows:
-        key = datetime.fromtimestamp(ts, UTC if utc else None).strftime(fmt)
-        groups.setdefault(key, {})
-        groups[key][label] = groups[key].get(label, 0) + 1
-        labels.add(label)
-    return [*WORDS, *sorted(labels - set(WORDS))], groups
 
 
 def table_rows(labels, groups, violation: list[str]):

@@ -9,6 +9,7 @@ import dataclasses
 import logging
 import signal
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from .. import config as configs
@@ -39,6 +40,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--print-config", action="store_true", help="print the resulting config as TOML and exit")
     p.add_argument("--check", action="store_true",
                    help="load the model, open the camera, read one frame; exit 0 if all work, else 1")
+    p.add_argument("--snapshot", type=Path, default=None, metavar="FILE.jpg",
+                   help="with --check: write that frame, annotated as the live view shows it, to this file, "
+                        "and say whether the faces are big enough")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 
@@ -60,36 +64,43 @@ def load_models(config: configs.RunConfig):
 
 def build(config: configs.RunConfig, pin_factory=None):
     """The runtime's parts, in the order a failure is cheapest to report: model, detector, counts DB,
-    camera, pins; what was opened is closed again when a later part fails."""
+    live view, camera, pins; what was opened is closed again when a later part fails."""
+    from contextlib import ExitStack
+
     from ..alerts import create_alerts
     from ..cameras import open_camera
     from ..counts import CountStore
     from ..pipeline import Pipeline
 
     classifier, detector = load_models(config)
-    store = CountStore(config.output.db)
+    policy = policies.resolve(classifier.manifest, config.policy.overrides())
     c = config.camera
-    try:
-        camera = open_camera(c.source, c.width, c.height, c.fps)
-    except Exception:
-        store.close()
-        raise
-    try:
+    with ExitStack() as opened:
+        store = opened.enter_context(closing(CountStore(config.output.db)))
+        view = opened.enter_context(closing(open_view_for(config, classifier, detector, policy)))
+        camera = opened.enter_context(open_camera(c.source, c.width, c.height, c.fps))
         alerts = create_alerts(config.alerts, pin_factory)
-    except Exception:
-        camera.close()
-        store.close()
-        raise
+        opened.pop_all()
 
     def on_count(label, track):
         log.info("counted track %d: %s (%.2f)", track.id, label, track.confidence)
 
     pipeline = Pipeline(detector, classifier, store, on_count=on_count, **dataclasses.asdict(config.tracker),
                         **config.speed.settings(detector.name))
-    return pipeline, camera, alerts, store
+    return pipeline, camera, alerts, store, view, policy
 
 
-def check(config: configs.RunConfig) -> None:
+def open_view_for(config: configs.RunConfig, classifier, detector, policy):
+    from ..view import open_view
+    from ..view.status import accurate_from
+
+    info = {"source": config.camera.source, "detector": detector.name, "model": classifier.shown_name,
+            "backend": classifier.artifact.backend, "policy": policy.severity}
+    return open_view(config.view, info, config.output.db, policy, classifier.manifest.labels,
+                     accurate_from(classifier.artifact.metrics))
+
+
+def check(config: configs.RunConfig, snapshot: Path | None = None) -> None:
     """What a run would open, opened once: model (and its self-test), detector, pins, counts DB, one frame."""
     from ..alerts import create_alerts
     from ..cameras import open_camera
@@ -115,6 +126,35 @@ def check(config: configs.RunConfig) -> None:
     print(f"edge-run: check ok: {c.source} gives {width}x{height} frames; model {classifier.shown_name} "
           f"({classifier.artifact.backend}, self-test {'passed' if classifier.manifest.selftest else 'missing'}); "
           f"detector {detector.name}; counts {db} writable; alerts {describe_alerts(config.alerts)}")
+    if snapshot is not None:
+        print(f"edge-run: snapshot {snapshot}: {write_snapshot(snapshot, frame.image, config, classifier, detector)}")
+
+
+def write_snapshot(path: Path, image, config: configs.RunConfig, classifier, detector) -> str:
+    """One frame through the whole chain, annotated as the live view draws it, into ``path``; counts
+    nothing. Returns what a person needs to know: the faces found and whether they are big enough."""
+    import cv2
+
+    from ..counts import CountStore
+    from ..errors import ConfigError
+    from ..pipeline import Pipeline
+    from ..snapshots import annotate
+    from ..view.status import accurate_from, aim
+
+    if not path.parent.is_dir():
+        raise ConfigError(f"cannot write the snapshot: {path.parent} is not an existing folder")
+    policy = policies.resolve(classifier.manifest, config.policy.overrides())
+    with closing(CountStore(":memory:")) as nowhere:
+        result = Pipeline(detector, classifier, nowhere, **dataclasses.asdict(config.tracker)).process(
+            image, independent=True)
+    try:
+        written = cv2.imwrite(str(path), annotate(image, result, policy))
+    except cv2.error:
+        written = False
+    if not written:
+        raise ConfigError(f"cannot write the snapshot {path} — give a .jpg or .png path in a writable folder")
+    hint = aim([min(face.box[2:]) for face in result.faces], accurate_from(classifier.artifact.metrics))["hint"]
+    return f"{len(result.faces)} face(s); {hint}"
 
 
 def describe_alerts(alerts: configs.AlertsConfig) -> str:
@@ -124,7 +164,7 @@ def describe_alerts(alerts: configs.AlertsConfig) -> str:
 
 
 def body(args, pin_factory=None) -> int:
-    from ..errors import CountsError
+    from ..errors import ConfigError, CountsError
     from ..notify import Notifier
     from ..runner import Outputs, Runner
 
@@ -132,17 +172,18 @@ def body(args, pin_factory=None) -> int:
     if args.print_config:
         print(configs.to_toml(config), end="")
         return 0
+    if args.snapshot is not None and not args.check:
+        raise ConfigError("--snapshot goes with --check (edge-run --check --snapshot FILE.jpg)")
     if args.check:
-        check(config)
+        check(config, args.snapshot)
         return 0
-    pipeline, camera, alerts, store = build(config, pin_factory)
+    pipeline, camera, alerts, store, view, policy = build(config, pin_factory)
     o = config.output
-    policy = policies.resolve(pipeline.classifier.manifest, config.policy.overrides())
     outputs = Outputs(Path(o.detections) if o.detections else None, Path(o.snapshots) if o.snapshots else None,
                       policy)
     runner = Runner(camera, pipeline, store, alerts, Notifier(), outputs, policy=policy,
                     source_name=config.camera.source, stall_timeout=config.camera.stall_timeout,
-                    summary_every=o.summary_every)
+                    summary_every=o.summary_every, view=view)
     previous = signal.signal(signal.SIGTERM, lambda *_: runner.stop("SIGTERM"))
     log.info("running: camera %s, detector %s, model %s (%s), policy %s, alerts %s, counts %s",
              config.camera.source, pipeline.detector.name, pipeline.classifier.shown_name,

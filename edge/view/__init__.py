@@ -1,0 +1,74 @@
+"""The live view (``edge-run --view``): what the camera sees, in a browser, for aiming it.
+
+Off by default, and then nothing listens: ``NullView`` takes the frames and does nothing.
+"""
+
+import ipaddress
+import logging
+import os
+import stat
+from pathlib import Path
+
+from ..errors import ConfigError, os_reason
+
+log = logging.getLogger("edge-run")
+
+__all__ = ["NullView", "open_view"]
+
+
+class NullView:
+    url = None
+
+    def publish(self, index: int, image, result, fps: float, stages_ms: dict[str, float]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
+
+
+def read_token(path: Path) -> str:
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ConfigError(f"[view] token_file {path} not found — write a token into it "
+                          f"(openssl rand -hex 16 > {path}; chmod 600 {path})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = os_reason(exc) if isinstance(exc, OSError) else "not text"
+        raise ConfigError(f"cannot read [view] token_file {path} ({reason}) — give a readable text file") from None
+    if len(token) < 8 or any(c.isspace() for c in token):
+        raise ConfigError(f"[view] token_file {path} must hold one token of at least 8 characters, no spaces "
+                          f"(openssl rand -hex 16 > {path})")
+    if mode & (stat.S_IRWXG | stat.S_IRWXO) and os.name == "posix":
+        log.warning("[view] token_file %s can be read by other users: chmod 600 %s", path, path)
+    return token
+
+
+def open_view(config, info: dict, db, policy, labels: list[str], accurate_from: int | None):
+    """The live view ``config`` ([view]) asks for, listening; a NullView when it is off."""
+    address = config.address()
+    if address is None:
+        return NullView()
+    host, port = address
+    token = read_token(Path(config.token_file)) if config.token_file else None
+    if not is_loopback(host):
+        if token is None:
+            raise ConfigError(f"the live view shows faces: serving it on {host} needs [view] token_file "
+                              "(--view-token-file) — or serve it on 127.0.0.1 and reach it with "
+                              "ssh -L 8080:localhost:8080 pi@doorway")
+        log.warning("the live view on %s:%d can be reached from the network; it shows faces, and only the "
+                    "token guards it", host, port)
+    from .server import LiveView
+
+    view = LiveView((host, port), config.fps, token, info, db, policy, labels, accurate_from)
+    log.info("live view at %s (it shows faces live)", view.url)
+    return view
