@@ -22,7 +22,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MASKWATCH_SHARED ?= $(SHARED)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps demo test lint train evaluate export ship package install uninstall rollback deploy bench bench-compare sweep check-wheels fairness soak walkthrough scenes clean
+.PHONY: help setup system-deps demo demo-fleet test lint train evaluate export ship package install uninstall rollback deploy bench bench-compare sweep check-wheels fairness soak walkthrough scenes clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,12 +51,19 @@ demo: $(EDGE_VENV)/.installed ## device venv (.venv-edge, no TensorFlow) + edge-
 	$(EDGE_VENV)/bin/edge-run --camera demo-out/doorway.mp4 --db demo-out/counts.db \
 		--detections demo-out/detections.jsonl
 
+demo-fleet: $(EDGE_VENV)/.installed ## Mosquitto (apt) + two edge-runs on the demo clip as two doorways + the fleet report
+	$(EDGE_VENV)/bin/python -m pip install -q scikit-image==0.26.0
+	tools/demo_fleet.sh $(EDGE_VENV)
+
 # The service tests need systemd's analyzer and rsync (the deploy path), the live view's test a real browser
-# (headless Chromium); a fresh Debian may lack them.
+# (headless Chromium), the MQTT tests a real broker (Mosquitto) and openssl for their TLS certificates;
+# a fresh Debian may lack them.
 system-deps:
 	@missing=""; command -v systemd-analyze > /dev/null || missing="$$missing systemd"; \
 	command -v rsync > /dev/null || missing="$$missing rsync"; \
 	command -v chromium > /dev/null || missing="$$missing chromium"; \
+	PATH="$$PATH:/usr/sbin" command -v mosquitto > /dev/null || missing="$$missing mosquitto"; \
+	command -v openssl > /dev/null || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		echo "installing$$missing (apt)"; \

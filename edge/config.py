@@ -206,14 +206,69 @@ class ViewConfig:
 
     def address(self) -> tuple[str, int] | None:
         """(host, port) to bind; None when the view is off."""
-        if self.listen is None:
-            return None
-        host, _, port = self.listen.rpartition(":")
-        return host.strip("[]") or "127.0.0.1", int(port)
+        return listen_address(self.listen)
 
     def check(self, where: str, error: type) -> None:
-        if self.listen is not None and not 0 <= self.address()[1] <= 65535:
-            raise error(f"{where} listen = {self.listen!r}: the port must be from 0 to 65535")
+        check_port(self.listen, where, error)
+
+
+def listen_address(listen: str | None) -> tuple[str, int] | None:
+    """(host, port) of a LISTEN text: a bare port is loopback's."""
+    if listen is None:
+        return None
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def check_port(listen: str | None, where: str, error: type) -> None:
+    if listen is not None and not 0 <= listen_address(listen)[1] <= 65535:
+        raise error(f"{where} listen = {listen!r}: the port must be from 0 to 65535")
+
+
+# An MQTT topic level: no wildcards (+, #), no empty level.
+TOPIC = (r"[^/+#\s]+(/[^/+#\s]+)*", "topic levels without +, #, spaces or empty levels, such as maskwatch")
+DEVICE = (r"[A-Za-z0-9_-]+", "letters, digits, - and _ (it is a topic level and a Home Assistant id)")
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """Counts to a message broker: one event per counted person, a retained state, Home Assistant discovery."""
+
+    host: str | None = option(None, "MQTT broker host name or address (unset: MQTT off)", flag="--mqtt-host",
+                              pattern=TEXT)
+    port: int = option(1883, "broker port (8883 is the usual TLS port)", flag="--mqtt-port", minimum=1,
+                       maximum=65535)
+    tls: bool = option(False, "connect with TLS", flag="--mqtt-tls")
+    ca_file: str | None = option(None, "CA certificate file for TLS (default: the system's)", flag="--mqtt-ca-file",
+                                 pattern=TEXT)
+    username: str | None = option(None, "user name at the broker", flag="--mqtt-username", pattern=TEXT)
+    password_file: str | None = option(None, "file holding the password (never the password itself: it would "
+                                       "show in ps and logs); readable by the service user only",
+                                       flag="--mqtt-password-file", pattern=TEXT)
+    topic: str = option("maskwatch", "topic prefix: <topic>/<device>/event, /state, /availability",
+                        flag="--mqtt-topic", pattern=TOPIC)
+    device: str | None = option(None, "this doorway's name in topics and Home Assistant (default: the host "
+                                "name)", flag="--mqtt-device", pattern=DEVICE)
+    qos: int = option(1, "MQTT quality of service of events (1: at least once, re-sent until acknowledged)",
+                      flag="--mqtt-qos", minimum=0, maximum=2)
+
+    def check(self, where: str, error: type) -> None:
+        if self.password_file is not None and self.username is None:
+            raise error(f"{where} password_file needs a username; give both, or neither")
+        if self.ca_file is not None and not self.tls:
+            raise error(f"{where} ca_file is set but tls is off; set tls = true (--mqtt-tls) to use it")
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    listen: str | None = option(None, "serve Prometheus metrics at [ADDRESS:]PORT, such as 127.0.0.1:9108; a "
+                                "bare port binds 127.0.0.1 (unset: off)", flag="--metrics", pattern=LISTEN)
+
+    def address(self) -> tuple[str, int] | None:
+        return listen_address(self.listen)
+
+    def check(self, where: str, error: type) -> None:
+        check_port(self.listen, where, error)
 
 
 @dataclass(frozen=True)
@@ -227,6 +282,8 @@ class RunConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     view: ViewConfig = field(default_factory=ViewConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(RunConfig)}

@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS counts (
     track_frames INTEGER NOT NULL
 )
 """
+# The counts a message broker has not acknowledged yet (edge.mqtt): written with the count, in one
+# transaction, deleted on the broker's acknowledgement. Counted while MQTT was off: never in it.
+OUTBOX = "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY REFERENCES counts (id))"
 COLUMNS = ["id", "ts", "label", "confidence", "track_frames"]
 # SQLite's header field for "which program's file is this": 'MWc1', set on every database edge-run makes.
 APPLICATION_ID = 0x4D576331
@@ -98,16 +101,20 @@ def _adopt(db: sqlite3.Connection, path: Path) -> dict[str, int]:
     db.execute("PRAGMA synchronous=FULL")
     with db:
         db.execute(SCHEMA)
+        db.execute(OUTBOX)
         db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     return totals
 
 
 class CountStore:
-    def __init__(self, path: Path | str, retry_every: float = 5.0, clock=time.monotonic):
+    def __init__(self, path: Path | str, retry_every: float = 5.0, clock=time.monotonic, outbox: bool = False):
+        """``outbox``: also queue each count for the message broker (edge.mqtt reads the queue)."""
         self.path = Path(path) if str(path) != MEMORY else MEMORY
         self.retry_every, self._clock, self._retry_at = retry_every, clock, float("-inf")
+        self.outbox = outbox
         self.pending: list[tuple[float, str, float, int]] = []
         self.lost = 0  # counts that could not be written before close()
+        self.write_failures = 0  # failed attempts to write (a full disk, a lock), for the metrics
         self._session: dict[str, int] = {}  # counted since this store was opened
         self._db, self._totals = self._open()
 
@@ -154,10 +161,13 @@ class CountStore:
     def _write(self) -> bool:
         try:
             with self._db:
-                self._db.executemany(
-                    "INSERT INTO counts (ts, label, confidence, track_frames) VALUES (?, ?, ?, ?)",
-                    self.pending)
+                for row in self.pending:
+                    written = self._db.execute(
+                        "INSERT INTO counts (ts, label, confidence, track_frames) VALUES (?, ?, ?, ?)", row)
+                    if self.outbox:
+                        self._db.execute("INSERT INTO outbox (id) VALUES (?)", (written.lastrowid,))
         except sqlite3.Error as exc:
+            self.write_failures += 1
             log.error("writing %d count(s) failed: %s; will retry", len(self.pending), _explain(self.path, exc))
             return False
         for _, label, _, _ in self.pending:
@@ -214,3 +224,33 @@ def group(rows, period: str, utc: bool) -> tuple[list[str], dict[str, dict[str, 
         groups[key][label] = groups[key].get(label, 0) + 1
         labels.add(label)
     return [*WORDS, *sorted(labels - set(WORDS))], groups
+
+
+class Outbox:
+    """The counts waiting for the broker, oldest first, on a connection of its own: the publisher's
+    thread reads and clears it while the frame loop's store writes."""
+
+    def __init__(self, path: Path):
+        self._db = sqlite3.connect(path, timeout=1.0, isolation_level=None, check_same_thread=False)
+
+    def waiting(self, after: int, limit: int) -> list[tuple[int, float, str, float, int]]:
+        """Up to ``limit`` rows (id, ts, label, confidence, track_frames) after row ``after``."""
+        return self._db.execute("SELECT c.id, c.ts, c.label, c.confidence, c.track_frames FROM outbox o "
+                                "JOIN counts c ON c.id = o.id WHERE o.id > ? ORDER BY o.id LIMIT ?",
+                                (after, limit)).fetchall()
+
+    def done(self, ids: list[int]) -> None:
+        with self._db:
+            self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+
+    def size(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+
+    def today(self, since: float) -> tuple[dict[str, int], float | None]:
+        """Counts per label since ``since`` and the time of the last count."""
+        rows = self._db.execute("SELECT label, COUNT(*), MAX(ts) FROM counts WHERE ts >= ? GROUP BY label",
+                                (since,)).fetchall()
+        return {label: n for label, n, _ in rows}, max((last for _, _, last in rows), default=None)
+
+    def close(self) -> None:
+        self._db.close()

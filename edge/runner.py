@@ -13,7 +13,6 @@ from pathlib import Path
 from .errors import CameraError, ConfigError, os_reason
 from .pipeline import Laps
 from .policy import Policy, compliance_text, counts_words
-from .view import NullView
 
 log = logging.getLogger("edge-run")
 
@@ -75,10 +74,13 @@ class Outputs:
 
 class Runner:
     def __init__(self, camera, pipeline, store, alerts, notifier, outputs: Outputs, *, policy: Policy,
-                 source_name: str, stall_timeout: float, summary_every: float, view=None, clock=time.monotonic):
-        """``view``: the live view (edge.view), handed each frame; it never makes the loop wait."""
+                 source_name: str, stall_timeout: float, summary_every: float, observers=(),
+                 clock=time.monotonic):
+        """``observers``: the live view, the MQTT publisher, the metrics; each is handed every frame
+        (``frame(index, image, result, fps, stages_ms)``, which must not make the loop wait) and
+        closed at the end, once the counts are written."""
         self.camera, self.pipeline, self.store, self.alerts = camera, pipeline, store, alerts
-        self.notifier, self.outputs, self.view = notifier, outputs, view or NullView()
+        self.notifier, self.outputs, self.observers = notifier, outputs, list(observers)
         self.source_name, self.stall_timeout, self.summary_every = source_name, stall_timeout, summary_every
         self.clock = clock
         self.policy = policy
@@ -127,7 +129,8 @@ class Runner:
                 result = self.pipeline.process(frame.image, frame.independent, lap=laps)
                 update_alerts(self.alerts, now, result, self.policy)
                 self.outputs.write(self.frames, frame, result)
-                self.view.publish(self.frames, frame.image, result, self.fps, laps.ms)
+                for observer in self.observers:
+                    observer.frame(self.frames, frame.image, result, self.fps, laps.ms)
                 self.store.flush()  # retries a DB that was unwritable; the store throttles the attempts
                 self.frames += 1
                 self.notifier.alive(self.status)
@@ -141,7 +144,9 @@ class Runner:
                 log.warning("%d frame(s) of %s could not be decoded and were skipped", self.camera.skipped,
                             self.source_name)
             self.notifier.stopping(f"stopping ({self.stop_reason or 'done'})")
-            self.view.close()
+            self.store.flush(force=True)  # the publisher sends what is in the database
+            for observer in self.observers:
+                observer.close()
             self.alerts.close()
             self.camera.close()
             self.outputs.close()

@@ -74,6 +74,17 @@ def classify_all(classifier, crops: np.ndarray, batch: int = 64) -> np.ndarray:
     return np.concatenate([classifier.classify(crops[i:i + batch]) for i in range(0, len(crops), batch)])
 
 
+def test_columns(rows: list[dict], n: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each test face's source and size (for the figures per source and per size) from the run's split.csv
+    rows; no sources and no sizes when ``n``, the faces read, says some test images became unreadable,
+    and no sizes for a run from before split.csv had them."""
+    test_rows = [r for r in rows if r["split"] == "test"]
+    if len(test_rows) != n:
+        return np.full(n, ""), None
+    sizes = np.array([float(r["face_px"]) for r in test_rows]) if all(r.get("face_px") for r in test_rows) else None
+    return np.array([r.get("source", "") for r in test_rows]), sizes
+
+
 def export(args) -> Path:
     import keras
 
@@ -98,14 +109,7 @@ def export(args) -> Path:
         raise ExportError("the calibration set is empty: the run's train split has no readable image")
     calibration = train_crops[rng.permutation(len(train_crops))[: args.calibration]]
     test_x, test_y = crops["test"]
-    test_rows = [r for r in rows if r["split"] == "test"]
-    test_sources = np.array([r.get("source", "") for r in test_rows])
-    # Each face's size, for recall by size (the live view's aiming aid reads it); a run from before
-    # split.csv had the column has none.
-    test_sizes = np.array([float(r["face_px"]) for r in test_rows]) if all(r.get("face_px") for r in test_rows) \
-        else None
-    if len(test_sources) != len(test_y):  # some test images became unreadable: no per-source or size figures
-        test_sources, test_sizes = np.full(len(test_y), ""), None
+    test_sources, test_sizes = test_columns(rows, len(test_y))
     if len(test_x) == 0:
         raise ExportError("the run's test split has no readable image: nothing to verify against")
 

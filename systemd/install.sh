@@ -102,6 +102,22 @@ write_config() {
   [ -f "$ROOT$CONFIG" ] || cp "$ROOT$CONFIG.default" "$ROOT$CONFIG"
 }
 
+# The config's secret files (the MQTT password, the live view's token) must be the service user's alone.
+check_secrets() {
+  local uid file
+  uid=$(id_of edge-run passwd)
+  while IFS= read -r file; do
+    [ -n "$file" ] || continue
+    if [ ! -f "$ROOT$file" ]; then
+      say "warning: $CONFIG names $file, which does not exist; edge-run will refuse to start"
+    elif [ "$(stat -c %u "$ROOT$file")" != "$uid" ] || [ $(( 0$(stat -c %a "$ROOT$file") & 077 )) != 0 ]; then
+      say "warning: $file must be readable by the edge-run user only: chown edge-run: $file && chmod 600 $file"
+    fi
+  done < <("$ROOT$PREFIX/venv/bin/python" -c 'import sys, tomllib
+c = tomllib.load(open(sys.argv[1], "rb"))
+print(c.get("mqtt", {}).get("password_file", ""), c.get("view", {}).get("token_file", ""), sep="\n")' "$ROOT$CONFIG")
+}
+
 do_install() {
   command -v "$PYTHON" > /dev/null || die "no $PYTHON — apt install python3 python3-venv"
   say "installing into ${ROOT:-/}"
@@ -129,6 +145,7 @@ do_install() {
         "copy them later with: sudo $0 --detectors DIR"
   fi
   write_config
+  check_secrets
   install -m 0644 "$SOURCE/systemd/edge-run.service" "$ROOT$UNIT"
   start_service
 }

@@ -149,3 +149,21 @@ def test_a_voc_file_without_a_box_is_one_line(tmp_path, capsys):
     assert train_main(["--data", str(tmp_path / "scenes"), "--out", str(tmp_path / "run")]) == 2
     assert capsys.readouterr().err.endswith("b.xml: object 0 needs a name and a bndbox of numeric xmin, ymin, "
                                             "xmax, ymax — fix or remove the file\n")
+
+
+def test_measure_adds_recall_by_size_to_a_bundle_exported_without_it(tmp_path, bundle3, run3_dir, run_dir, capsys):
+    import shutil
+
+    from export.measure import main as measure
+
+    older = tmp_path / "older"
+    shutil.copytree(bundle3, older)
+    manifest = json.loads((older / "manifest.json").read_text())
+    expected = {a["file"]: a["metrics"].pop("by_size") for a in manifest["artifacts"]}
+    (older / "manifest.json").write_text(json.dumps(manifest))
+    assert measure([str(older), "--run", str(run3_dir), "--cache", ""]) == 0
+    again = json.loads((older / "manifest.json").read_text())
+    assert {a["file"]: a["metrics"]["by_size"] for a in again["artifacts"]} == expected
+    assert [a["sha256"] for a in again["artifacts"]] == [a["sha256"] for a in manifest["artifacts"]]
+    assert measure([str(older), "--run", str(run_dir), "--cache", ""]) == 1  # another run: refused
+    assert "is not the run" in capsys.readouterr().err

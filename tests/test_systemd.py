@@ -128,6 +128,27 @@ def test_update_then_rollback_swaps_the_model_bundles(device, bundle, tmp_path):
         ("doorway-v1.tar.gz", "doorway-v2.tar.gz")
 
 
+def test_install_says_when_a_secret_file_is_readable_by_others(device):
+    config = device / "etc/edge-run/edge-run.toml"
+    original = config.read_text()
+    uid = int(re.search(r"^edge-run:x:(\d+)", (device / "etc/passwd").read_text(), re.M).group(1))
+    loose, tight = device / "etc/edge-run/mqtt-password", device / "etc/edge-run/view-token"
+    loose.write_text("secret\n")
+    loose.chmod(0o644)
+    tight.write_text("token-token\n")
+    os.chown(tight, uid, -1)
+    tight.chmod(0o600)
+    config.write_text(original.replace("# password_file =", 'password_file = "/etc/edge-run/mqtt-password"\n#')
+                      .replace("# token_file =", 'token_file = "/etc/edge-run/view-token"\n#'))
+    try:
+        result = run("bash", REPO / "systemd/install.sh", "--root", device, "--no-start")
+    finally:
+        config.write_text(original)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stdout.splitlines() if "must be readable by the edge-run user only" in line]
+    assert len(warnings) == 1 and "/etc/edge-run/mqtt-password" in warnings[0], result.stdout
+
+
 def test_uninstall_keeps_the_counts_and_purge_removes_them(device):
     counts = device / "var/lib/edge-run/counts.db"
     counts.write_bytes(b"counts")

@@ -16,6 +16,7 @@ class Frame:
 
 class Camera(ABC):
     skipped = 0  # frames a finite source could not decode and went past
+    reconnects = 0  # times a live source was lost and opened again
 
     @abstractmethod
     def read(self) -> Frame | None:

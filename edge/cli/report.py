@@ -1,22 +1,26 @@
 """``edge-report``: compliance counts per day and per hour from edge-run's database.
 
-Opens the database read-only, so it is safe while edge-run is writing.
+Opens the database read-only, so it is safe while edge-run is writing. With ``--mqtt``, reads every
+doorway's retained state from the broker instead: one row per doorway and a total, today.
 
 Usage::
 
     edge-report --db /var/lib/edge-run/counts.db            # per day, then per hour
     edge-report --db counts.db --by hour --since 2026-11-01 --csv hours.csv
+    edge-report --mqtt broker.local --csv doors.csv         # every doorway publishing to that broker
 """
 
 import argparse
 import csv
+import dataclasses
 import sys
 from datetime import datetime
 from pathlib import Path
 
+from .. import config as configs
 from ..counts import group, read_counts
-from ..policy import DEFAULT, OK
-from . import Parser, comma_list
+from ..policy import DEFAULT, OK, WORDS
+from . import Parser, comma_list, number
 
 
 def parser() -> argparse.ArgumentParser:
@@ -28,21 +32,76 @@ def parser() -> argparse.ArgumentParser:
                                                              if severity != OK],
                    help="the labels that are not compliant (violations and warnings), comma-separated")
     p.add_argument("--utc", action="store_true", help="group by UTC instead of the local time zone")
-    p.add_argument("--csv", type=Path, default=None, help="write the rows (day, or hour with --by hour) as CSV")
+    p.add_argument("--csv", type=Path, default=None, help="write the rows (day, or hour with --by hour; "
+                   "doorways with --mqtt) as CSV")
+    fleet = p.add_argument_group("every doorway, from an MQTT broker (edge-run's [mqtt])")
+    fleet.add_argument("--mqtt", metavar="HOST[:PORT]", default=None,
+                       help="read the doorways' retained state from this broker instead of --db")
+    for flag, kind in (("--mqtt-tls", "store_true"), ("--mqtt-ca-file", None), ("--mqtt-username", None),
+                       ("--mqtt-password-file", None), ("--mqtt-topic", None)):
+        key = flag[7:].replace("-", "_")
+        field = next(f for f in dataclasses.fields(configs.MqttConfig) if f.name == key)
+        fleet.add_argument(flag, action=kind, default=None, help=field.metadata["help"])
+    fleet.add_argument("--wait", type=number(0.1, maximum=60), default=2.0,
+                       help="seconds to collect the retained states (default: 2)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
+
+
+def print_table(title: str, rows: list[list]) -> None:
+    """``rows[0]`` is the header; the first column left-aligned, the others right."""
+    widths = [max(18, *(len(str(r[0])) + 2 for r in rows)),
+              *[max(10, *(len(str(r[i])) + 2 for r in rows)) for i in range(1, len(rows[0]))]]
+    print(f"\n{title}")
+    for cells in rows:
+        print(f"{cells[0]!s:<{widths[0]}}" + "".join(f"{c!s:>{w}}" for c, w in zip(cells[1:], widths[1:],
+                                                                                 strict=True)))
+
+
+def fleet_body(args) -> int:
+    """One row per doorway publishing to ``--mqtt`` and a total: today's counts and compliance."""
+    from ..mqtt import read_password
+    from ..mqtt.fleet import read_fleet
+
+    host, _, port = args.mqtt.rpartition(":") if args.mqtt.rpartition(":")[2].isdigit() else (args.mqtt, "", "")
+    given = {"mqtt.host": host, "mqtt.port": port or None, "mqtt.tls": args.mqtt_tls,
+             "mqtt.ca_file": args.mqtt_ca_file, "mqtt.username": args.mqtt_username,
+             "mqtt.password_file": args.mqtt_password_file, "mqtt.topic": args.mqtt_topic}
+    config = configs.with_overrides(configs.RunConfig(), {k: v for k, v in given.items() if v is not None}).mqtt
+    password = read_password(Path(config.password_file)) if config.password_file else None
+    fleet = read_fleet(config, password, args.wait)
+    if not fleet:
+        print(f"no doorway has published to {config.host}:{config.port} under {config.topic}/")
+        return 0
+    labels = list(WORDS)
+    groups = {device: kinds["state"].get("today", {}) for device, kinds in fleet.items()}
+    rows = [[*cells, fleet[device].get("availability", "?"), fleet[device]["state"].get("last_event") or "-"]
+            for device, cells in zip(groups, table_rows(labels, groups, args.violation), strict=True)]
+    total = {label: sum(counts.get(label, 0) for counts in groups.values()) for label in labels}
+    if sum(total.values()):
+        rows.append(["total", *next(table_rows(labels, {"total": total}, args.violation))[1:], "", ""])
+    header = ["doorway", *labels, "total", "compliance %", "status", "last event"]
+    print_table(f"today, {len(fleet)} doorway(s) at {config.host}:{config.port}", [header, *rows])
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            csv.writer(f).writerows([[h.replace(" %", "_percent").replace(" ", "_") for h in header], *rows])
+        print(f"\nwrote {args.csv}")
+    return 0
 
 
 def table_rows(labels, groups, violation: list[str]):
     for key, counts in groups.items():
         total = sum(counts.values())
         compliant = total - sum(counts.get(label, 0) for label in violation)
-        yield [key, *[counts.get(label, 0) for label in labels], total, f"{100.0 * compliant / total:.1f}"]
+        yield [key, *[counts.get(label, 0) for label in labels], total,
+               f"{100.0 * compliant / total:.1f}" if total else "n/a"]
 
 
 def body(args) -> int:
     from ..errors import ConfigError
 
+    if args.mqtt:
+        return fleet_body(args)
     since = None
     if args.since:
         try:
@@ -57,12 +116,8 @@ def body(args) -> int:
     periods = ("day", "hour") if args.by == "both" else (args.by,)
     tables = {period: group(rows, period, args.utc) for period in periods}
     for period, (labels, groups) in tables.items():
-        header = [period, *labels, "total", "compliance %"]
-        widths = [18, *[max(10, len(h) + 2) for h in header[1:]]]
-        print(f"\ncounts per {period}" + (" (UTC)" if args.utc else ""))
-        for cells in (header, *table_rows(labels, groups, args.violation)):
-            print(f"{cells[0]:<{widths[0]}}" + "".join(f"{c!s:>{w}}" for c, w in zip(cells[1:], widths[1:],
-                                                                                     strict=True)))
+        print_table(f"counts per {period}" + (" (UTC)" if args.utc else ""),
+                    [[period, *labels, "total", "compliance %"], *table_rows(labels, groups, args.violation)])
     if args.csv:
         period = periods[0]  # day, unless --by hour
         labels, groups = tables[period]

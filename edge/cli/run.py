@@ -64,21 +64,34 @@ def load_models(config: configs.RunConfig):
 
 def build(config: configs.RunConfig, pin_factory=None):
     """The runtime's parts, in the order a failure is cheapest to report: model, detector, counts DB,
-    live view, camera, pins; what was opened is closed again when a later part fails."""
+    live view, MQTT, camera, metrics, pins; what was opened is closed again when a later part fails.
+    The observers (view, MQTT, metrics) are the ones configured, in that order."""
     from contextlib import ExitStack
 
     from ..alerts import create_alerts
     from ..cameras import open_camera
     from ..counts import CountStore
+    from ..mqtt import open_publisher
     from ..pipeline import Pipeline
+    from ..prometheus import open_metrics
 
     classifier, detector = load_models(config)
     policy = policies.resolve(classifier.manifest, config.policy.overrides())
+    labels = classifier.manifest.labels
     c = config.camera
     with ExitStack() as opened:
-        store = opened.enter_context(closing(CountStore(config.output.db)))
-        view = opened.enter_context(closing(open_view_for(config, classifier, detector, policy)))
+        store = opened.enter_context(closing(CountStore(config.output.db, outbox=config.mqtt.host is not None)))
+        view = open_view_for(config, classifier, detector, policy)
+        publisher = open_publisher(config.mqtt, config.output.db, policy, labels,
+                                   f"{classifier.manifest.name}@{classifier.artifact.sha256[:12]}")
+        observers = [o for o in (view, publisher) if o is not None]
+        for observer in observers:
+            opened.callback(observer.close)
         camera = opened.enter_context(open_camera(c.source, c.width, c.height, c.fps))
+        metrics = open_metrics(config.metrics, store, camera, publisher)
+        if metrics is not None:
+            observers.append(metrics)
+            opened.callback(metrics.close)
         alerts = create_alerts(config.alerts, pin_factory)
         opened.pop_all()
 
@@ -87,7 +100,7 @@ def build(config: configs.RunConfig, pin_factory=None):
 
     pipeline = Pipeline(detector, classifier, store, on_count=on_count, **dataclasses.asdict(config.tracker),
                         **config.speed.settings(detector.name))
-    return pipeline, camera, alerts, store, view, policy
+    return pipeline, camera, alerts, store, observers, policy
 
 
 def open_view_for(config: configs.RunConfig, classifier, detector, policy):
@@ -177,13 +190,13 @@ def body(args, pin_factory=None) -> int:
     if args.check:
         check(config, args.snapshot)
         return 0
-    pipeline, camera, alerts, store, view, policy = build(config, pin_factory)
+    pipeline, camera, alerts, store, observers, policy = build(config, pin_factory)
     o = config.output
     outputs = Outputs(Path(o.detections) if o.detections else None, Path(o.snapshots) if o.snapshots else None,
                       policy)
     runner = Runner(camera, pipeline, store, alerts, Notifier(), outputs, policy=policy,
                     source_name=config.camera.source, stall_timeout=config.camera.stall_timeout,
-                    summary_every=o.summary_every, view=view)
+                    summary_every=o.summary_every, observers=observers)
     previous = signal.signal(signal.SIGTERM, lambda *_: runner.stop("SIGTERM"))
     log.info("running: camera %s, detector %s, model %s (%s), policy %s, alerts %s, counts %s",
              config.camera.source, pipeline.detector.name, pipeline.classifier.shown_name,

@@ -1,6 +1,6 @@
 """The live view (``edge-run --view``): what the camera sees, in a browser, for aiming it.
 
-Off by default, and then nothing listens: ``NullView`` takes the frames and does nothing.
+Off by default, and then nothing listens.
 """
 
 import ipaddress
@@ -13,17 +13,7 @@ from ..errors import ConfigError, os_reason
 
 log = logging.getLogger("edge-run")
 
-__all__ = ["NullView", "open_view"]
-
-
-class NullView:
-    url = None
-
-    def publish(self, index: int, image, result, fps: float, stages_ms: dict[str, float]) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+__all__ = ["open_view"]
 
 
 def is_loopback(host: str) -> bool:
@@ -54,10 +44,10 @@ def read_token(path: Path) -> str:
 
 
 def open_view(config, info: dict, db, policy, labels: list[str], accurate_from: int | None):
-    """The live view ``config`` ([view]) asks for, listening; a NullView when it is off."""
+    """The live view ``config`` ([view]) asks for, listening; None when it is off."""
     address = config.address()
     if address is None:
-        return NullView()
+        return None
     host, port = address
     token = read_token(Path(config.token_file)) if config.token_file else None
     if not is_loopback(host):

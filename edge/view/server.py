@@ -1,7 +1,7 @@
 """The live view: an HTTP server inside edge-run (the standard library's, as picamera2's MJPEG
 example uses), serving the page, an annotated MJPEG stream and the status as JSON.
 
-The frame loop only hands over references (``publish``); the server's threads do the drawing and
+The frame loop only hands over references (``frame``); the server's threads do the drawing and
 JPEG encoding, and only while someone watches, at most ``fps`` times a second whoever watches. A
 viewer that stops reading blocks its own thread, never the loop, and is dropped after ``TIMEOUT``.
 """
@@ -72,7 +72,7 @@ class LiveView:
         host, port = self.server.server_address[:2]
         return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
 
-    def publish(self, index: int, image, result, fps: float, stages_ms: dict[str, float]) -> None:
+    def frame(self, index: int, image, result, fps: float, stages_ms: dict[str, float]) -> None:
         """The frame loop's hand-over of frame ``index`` (as the detections file numbers it): references
         and a few numbers, under a lock held for no work."""
         sizes = [min(face.box[2:]) for face in result.faces]
@@ -87,7 +87,7 @@ class LiveView:
             self._loop = {"frames": self._loop["frames"] + 1, "fps": fps, "stages_ms": smoothed,
                           "people_in_view": len({face.track for face in result.faces})}
 
-    def frame(self) -> tuple[int, bytes] | None:
+    def jpeg(self) -> tuple[int, bytes] | None:
         """The newest annotated frame as JPEG: encoded at most once per interval, for every viewer."""
         with self._encode:
             with self._lock:
@@ -184,7 +184,7 @@ def _handler(view: LiveView):
             try:
                 while not view.closed.is_set():
                     started = time.monotonic()
-                    jpeg = view.frame()
+                    jpeg = view.jpeg()
                     if jpeg is not None and jpeg[0] != sent:
                         sent = jpeg[0]
                         self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
