@@ -5,13 +5,12 @@ The counts database is the outbox: a count is queued in it as it is written, and
 when the broker acknowledged its event, so nothing is lost while the broker or network is away.
 """
 
-import logging
 import re
 import socket
-import stat
 from pathlib import Path
 
-from ..errors import BackendUnavailableError, ConfigError, os_reason
+from ..errors import BackendUnavailableError, ConfigError
+from ..secrets import read_secret
 
 
 def device_name(config) -> str:
@@ -20,21 +19,7 @@ def device_name(config) -> str:
 
 
 def read_password(path: Path) -> str:
-    try:
-        password = path.read_text(encoding="utf-8").rstrip("\r\n")
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise ConfigError(f"[mqtt] password_file {path} not found — write the broker password into it "
-                          f"and chmod 600 {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = os_reason(exc) if isinstance(exc, OSError) else "not text"
-        raise ConfigError(f"cannot read [mqtt] password_file {path} ({reason}) — give a readable text file") from None
-    if not password:
-        raise ConfigError(f"[mqtt] password_file {path} is empty — write the broker password into it")
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        logging.getLogger("edge-run").warning("[mqtt] password_file %s can be read by other users: chmod 600 %s",
-                                              path, path)
-    return password
+    return read_secret(path, "[mqtt] password_file", "write the broker password into it")
 
 
 def open_publisher(config, db, policy, labels: list[str], model: str):

@@ -5,11 +5,10 @@ Off by default, and then nothing listens.
 
 import ipaddress
 import logging
-import os
-import stat
 from pathlib import Path
 
-from ..errors import ConfigError, os_reason
+from ..errors import ConfigError
+from ..secrets import read_secret
 
 log = logging.getLogger("edge-run")
 
@@ -26,20 +25,10 @@ def is_loopback(host: str) -> bool:
 
 
 def read_token(path: Path) -> str:
-    try:
-        token = path.read_text(encoding="utf-8").strip()
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise ConfigError(f"[view] token_file {path} not found — write a token into it "
-                          f"(openssl rand -hex 16 > {path}; chmod 600 {path})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = os_reason(exc) if isinstance(exc, OSError) else "not text"
-        raise ConfigError(f"cannot read [view] token_file {path} ({reason}) — give a readable text file") from None
+    how = f"write a token into it (openssl rand -hex 16 > {path})"
+    token = read_secret(path, "[view] token_file", how).strip()
     if len(token) < 8 or any(c.isspace() for c in token):
-        raise ConfigError(f"[view] token_file {path} must hold one token of at least 8 characters, no spaces "
-                          f"(openssl rand -hex 16 > {path})")
-    if mode & (stat.S_IRWXG | stat.S_IRWXO) and os.name == "posix":
-        log.warning("[view] token_file %s can be read by other users: chmod 600 %s", path, path)
+        raise ConfigError(f"[view] token_file {path} must hold one token of at least 8 characters, no spaces — {how}")
     return token
 
 
