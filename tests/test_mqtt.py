@@ -45,7 +45,8 @@ class Broker:
         self.binary, self.folder, self.port = binary, folder, free_port()
         # run as this user (as root, Mosquitto would become "mosquitto", locked out of the test's folders)
         lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1", "persistence true",
-                 f"persistence_location {folder}/",
+                 f"persistence_location {folder}/", f"log_dest file {folder / 'mosquitto.log'}",
+                 "connection_messages true",
                  f"allow_anonymous {'false' if password else 'true'}"]
         if password:
             subprocess.run(["mosquitto_passwd", "-c", "-b", str(folder / "passwd"), "door", PASSWORD], check=True)
@@ -334,6 +335,8 @@ def test_tls_and_password_work_and_a_wrong_password_is_one_line_and_a_retry(tmp_
         assert len(re.findall(r"refused the connection \(not authorized\)", text)) == 1, text
         assert "check [mqtt] username and password_file" in text and "Traceback" not in text
         assert "not-the-password" not in text and PASSWORD not in text
+        refusals = (folder / "mosquitto.log").read_text().count("disconnected, not authorised")
+        assert 2 <= refusals <= 10, refusals  # it retried, backing off: not once per frame
         assert waiting(tmp_path / "door1.db") == 1  # kept for a run that can log in
         log = tmp_path / "good.log"
         run = spawn(run_args(tmp_path, face_models, clip, broker.port, "door1", *secure,

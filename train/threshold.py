@@ -7,7 +7,7 @@ would have written them with that rule. Export reads the threshold from ``labels
 
 Usage::
 
-    python -m train.threshold --run runs/m128 --calibrate ../shared/datasets/masks-oos --max-false-alarms 0.02
+    python -m train.threshold --run runs/m128 --calibrate ../shared/datasets/masks-oos --max-false-alarms 0.022
 """
 
 import json
