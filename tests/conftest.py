@@ -197,29 +197,39 @@ def small_scenes(tmp_path_factory, shared_dir):
 
 
 @pytest.fixture(scope="session")
-def run3_dir(tmp_path_factory, small_dataset, small_scenes, backbone_weights, face_models):
-    """A three-class run on a folder set and a scene set, its threshold chosen on an out-of-source set."""
-    out = tmp_path_factory.mktemp("runs") / "three"
+def run3(tmp_path_factory, small_dataset, small_scenes, backbone_weights, face_models):
+    """A three-class run on a folder set and a scene set, its threshold chosen on an out-of-source set,
+    and its export (gates loosened as for ``bundle``).
+
+    A 3-epoch model on a hundred faces is not always sure of all three labels: now and then two of
+    them get the same probability on every self-test picture and export's seal rightly refuses it
+    (TensorFlow's CPU training is not bit-reproducible). Then it is trained again, from the next seed."""
     pytest.importorskip("tensorflow")
+    from export.__main__ import main as export_main
     from train.__main__ import main as train_main
 
-    code = train_main([
-        "--data", str(small_dataset), str(small_scenes), "--out", str(out),
-        "--labels", "with_mask,without_mask,mask_incorrect", "--calibrate", str(small_dataset),
-        "--size", "96", "--weights", str(backbone_weights), "--detector", "yunet", "--min-recall", "0.9",
-        "--detector-dir", str(face_models), "--cache", "", "--head-epochs", "2",
-        "--fine-epochs", "1", "--batch-size", "16", "--seed", "1",
-    ])
-    assert code == 0
-    return out
+    for seed in (1, 2, 3):
+        out = tmp_path_factory.mktemp("runs") / "three"
+        code = train_main([
+            "--data", str(small_dataset), str(small_scenes), "--out", str(out),
+            "--labels", "with_mask,without_mask,mask_incorrect", "--calibrate", str(small_dataset),
+            "--size", "96", "--weights", str(backbone_weights), "--detector", "yunet", "--min-recall", "0.9",
+            "--detector-dir", str(face_models), "--cache", "", "--head-epochs", "2",
+            "--fine-epochs", "1", "--batch-size", "16", "--seed", str(seed),
+        ])
+        assert code == 0
+        bundle = tmp_path_factory.mktemp("exports") / "bundle3"
+        if export_main(["--run", str(out), "--out", str(bundle), "--calibration", "40", "--cache", "",
+                        "--max-drop", "50", "--min-agreement", "0.5"]) == 0:
+            return out, bundle
+    pytest.fail("three tiny three-class runs in a row could not be sealed")
 
 
 @pytest.fixture(scope="session")
-def bundle3(tmp_path_factory, run3_dir):
-    """The three-class run exported, gates loosened as for ``bundle``."""
-    from export.__main__ import main as export_main
+def run3_dir(run3):
+    return run3[0]
 
-    out = tmp_path_factory.mktemp("exports") / "bundle3"
-    assert export_main(["--run", str(run3_dir), "--out", str(out), "--calibration", "40", "--cache", "",
-                        "--max-drop", "50", "--min-agreement", "0.5"]) == 0
-    return out
+
+@pytest.fixture(scope="session")
+def bundle3(run3):
+    return run3[1]
