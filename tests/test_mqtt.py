@@ -395,3 +395,25 @@ def test_fleet_report_shows_every_doorway(tmp_path, face_models, walk_video, bro
     broker.stop()
     assert edge_report(["--mqtt", f"127.0.0.1:{broker.port}"]) == 1
     assert "cannot reach the MQTT broker" in capsys.readouterr().err
+
+
+def test_a_database_error_in_the_publisher_is_logged_once_and_retried(tmp_path, broker, caplog):
+    from edge.config import MqttConfig
+    from edge.counts import CountStore
+    from edge.mqtt.publisher import MqttPublisher
+    from edge.policy import Policy
+
+    db = tmp_path / "c.db"
+    CountStore(db, outbox=True).close()
+    config = MqttConfig(host="127.0.0.1", port=broker.port)
+    publisher = MqttPublisher(config, "door1", None, db, Policy({}), ["with_mask"], "m@0", "0")
+    try:
+        with sqlite3.connect(db) as connection:
+            connection.execute("DROP TABLE outbox")  # what a damaged or foreign file would do
+        time.sleep(1.5)  # seven looks at the outbox
+    finally:
+        publisher.close()
+    troubles = [r.getMessage() for r in caplog.records if "no such table: outbox" in r.getMessage()]
+    # once while running, however often it looked; once at the stop, which goes on to say offline
+    assert [t.endswith("will retry") for t in troubles] == [True, False], troubles
+    assert retained(broker.port, "maskwatch/door1/availability")["maskwatch/door1/availability"] == b"offline"

@@ -12,6 +12,7 @@ import collections
 import contextlib
 import json
 import logging
+import sqlite3
 import threading
 import time
 
@@ -59,6 +60,7 @@ class MqttPublisher:
         self._connected = threading.Event()
         self._closing = threading.Event()
         self._refusal: str | None = None
+        self._trouble: str | None = None  # the publisher's last error, logged once
         client = make_client(config, password, f"edge-run-{device}")
         client.will_set(self.topics["availability"], messages.OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(*RECONNECT)
@@ -111,8 +113,11 @@ class MqttPublisher:
                 self._send()
                 self._publish_state()
             self._settle()
+            self._trouble = None
         except Exception as exc:  # noqa: BLE001 - a database or network hiccup must not end the publisher
-            log.warning("MQTT publisher: %s; will retry", exc)
+            if str(exc) != self._trouble:  # once per cause, not five times a second
+                log.warning("MQTT publisher: %s; will retry", exc)
+                self._trouble = str(exc)
 
     def _send(self) -> None:
         room = IN_FLIGHT - len(self._in_flight)
@@ -145,24 +150,34 @@ class MqttPublisher:
             self._state = (now, state)
 
     def close(self) -> None:
-        """A clean stop: what is left in the outbox gets a few seconds, then the state, ``offline``."""
+        """A clean stop: what is left in the outbox gets a few seconds, then the state, ``offline``.
+        Never raises: the counts are in the database whatever happens here."""
         self._closing.set()
         self._thread.join()
-        if self._connected.wait(DRAIN):  # a short run may end before the first connection is made
-            deadline = time.monotonic() + DRAIN
-            while time.monotonic() < deadline:
-                self._send()
-                self._settle()
-                if not self._in_flight and not self.outbox.waiting(self._last_sent, 1):
-                    break
-                time.sleep(0.05)
-            self._publish_state(force=True)
-            gone = self.client.publish(self.topics["availability"], messages.OFFLINE, qos=1, retain=True)
-            with contextlib.suppress(RuntimeError):  # the connection went meanwhile: the will says offline
+        try:
+            if self._connected.wait(DRAIN):  # a short run may end before the first connection is made
+                self._drain()
+            left = self.outbox.size()
+            if left:
+                log.warning("%d count(s) were not acknowledged by the MQTT broker; they are sent on the next "
+                            "start", left)
+        except sqlite3.Error as exc:
+            log.warning("MQTT publisher: %s; the counts stay in the database", exc)
+        # Before the clean disconnect, which tells the broker not to send the will.
+        gone = self.client.publish(self.topics["availability"], messages.OFFLINE, qos=1, retain=True)
+        if self._connected.is_set():
+            with contextlib.suppress(RuntimeError, ValueError):  # the connection went meanwhile: the will says it
                 gone.wait_for_publish(timeout=DRAIN)
-        left = self.outbox.size()
-        if left:
-            log.warning("%d count(s) were not acknowledged by the MQTT broker; they are sent on the next start", left)
         self.client.disconnect()
         self.client.loop_stop()
         self.outbox.close()
+
+    def _drain(self) -> None:
+        deadline = time.monotonic() + DRAIN
+        while time.monotonic() < deadline:
+            self._send()
+            self._settle()
+            if not self._in_flight and not self.outbox.waiting(self._last_sent, 1):
+                break
+            time.sleep(0.05)
+        self._publish_state(force=True)
