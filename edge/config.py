@@ -192,8 +192,25 @@ LISTEN = (r"(?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):)?[0-9]{1,5}",
           "PORT or ADDRESS:PORT, such as 8080 or 0.0.0.0:8080")
 
 
+class Listening:
+    """A section with a ``listen`` option ([ADDRESS:]PORT): what to bind, and its port checked."""
+
+    listen: str | None
+
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) to bind, a bare port on loopback; None when the section is off."""
+        if self.listen is None:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]") or "127.0.0.1", int(port)
+
+    def check(self, where: str, error: type) -> None:
+        if self.listen is not None and not 0 <= self.address()[1] <= 65535:
+            raise error(f"{where} listen = {self.listen!r}: the port must be from 0 to 65535")
+
+
 @dataclass(frozen=True)
-class ViewConfig:
+class ViewConfig(Listening):
     """A live view in a browser, for aiming the camera: it shows faces, so it is off unless asked for."""
 
     listen: str | None = option(None, "serve the live view at [ADDRESS:]PORT; a bare port binds 127.0.0.1 "
@@ -203,26 +220,6 @@ class ViewConfig:
                         maximum=30.0)
     token_file: str | None = option(None, "a file holding the token every request must carry (?token=... or "
                                     "Authorization: Bearer ...)", flag="--view-token-file", pattern=TEXT)
-
-    def address(self) -> tuple[str, int] | None:
-        """(host, port) to bind; None when the view is off."""
-        return listen_address(self.listen)
-
-    def check(self, where: str, error: type) -> None:
-        check_port(self.listen, where, error)
-
-
-def listen_address(listen: str | None) -> tuple[str, int] | None:
-    """(host, port) of a LISTEN text: a bare port is loopback's."""
-    if listen is None:
-        return None
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
-def check_port(listen: str | None, where: str, error: type) -> None:
-    if listen is not None and not 0 <= listen_address(listen)[1] <= 65535:
-        raise error(f"{where} listen = {listen!r}: the port must be from 0 to 65535")
 
 
 # An MQTT topic level: no wildcards (+, #), no empty level.
@@ -260,15 +257,9 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
-class MetricsConfig:
+class MetricsConfig(Listening):
     listen: str | None = option(None, "serve Prometheus metrics at [ADDRESS:]PORT, such as 127.0.0.1:9108; a "
                                 "bare port binds 127.0.0.1 (unset: off)", flag="--metrics", pattern=LISTEN)
-
-    def address(self) -> tuple[str, int] | None:
-        return listen_address(self.listen)
-
-    def check(self, where: str, error: type) -> None:
-        check_port(self.listen, where, error)
 
 
 @dataclass(frozen=True)

@@ -200,6 +200,11 @@ class CountStore:
 
 # Reading the counts back (edge-report, the live view): read-only, so safe while edge-run writes.
 
+def midnight(now: float) -> float:
+    """The unix time of the local midnight before ``now``: where "today's counts" begin."""
+    return datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
 def read_counts(db: Path, since: float | None) -> list[tuple[float, str]]:
     if not db.is_file():
         raise ConfigError(f"no counts database at {db} — pass edge-run's --db path "
@@ -232,6 +237,7 @@ class Outbox:
 
     def __init__(self, path: Path):
         self._db = sqlite3.connect(path, timeout=1.0, isolation_level=None, check_same_thread=False)
+        self._today: tuple[tuple, tuple[dict[str, int], float | None]] | None = None
 
     def waiting(self, after: int, limit: int) -> list[tuple[int, float, str, float, int]]:
         """Up to ``limit`` rows (id, ts, label, confidence, track_frames) after row ``after``."""
@@ -247,10 +253,16 @@ class Outbox:
         return self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
 
     def today(self, since: float) -> tuple[dict[str, int], float | None]:
-        """Counts per label since ``since`` and the time of the last count."""
-        rows = self._db.execute("SELECT label, COUNT(*), MAX(ts) FROM counts WHERE ts >= ? GROUP BY label",
-                                (since,)).fetchall()
-        return {label: n for label, n, _ in rows}, max((last for _, _, last in rows), default=None)
+        """Counts per label since ``since`` and the time of the last count. The table has no index on
+        the time, so it is read again only when a count was added or ``since`` moved (the newest row
+        id is a lookup, the counts a scan of the table)."""
+        key = (since, self._db.execute("SELECT MAX(id) FROM counts").fetchone()[0])
+        if self._today is None or self._today[0] != key:
+            rows = self._db.execute("SELECT label, COUNT(*), MAX(ts) FROM counts WHERE ts >= ? GROUP BY label",
+                                    (since,)).fetchall()
+            self._today = (key, ({label: n for label, n, _ in rows},
+                                 max((last for _, _, last in rows), default=None)))
+        return self._today[1]
 
     def close(self) -> None:
         self._db.close()

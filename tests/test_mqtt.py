@@ -395,6 +395,11 @@ def test_fleet_report_shows_every_doorway(tmp_path, face_models, walk_video, bro
     broker.stop()
     assert edge_report(["--mqtt", f"127.0.0.1:{broker.port}"]) == 1
     assert "cannot reach the MQTT broker" in capsys.readouterr().err
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    assert edge_report(["--mqtt", f"127.0.0.1:{broker.port}", "--mqtt-tls", "--mqtt-ca-file",
+                        str(tmp_path / "junk.pem")]) == 1
+    err = capsys.readouterr().err
+    assert "is not a CA certificate OpenSSL can read" in err and err.count("\n") == 1
 
 
 def test_a_database_error_in_the_publisher_is_logged_once_and_retried(tmp_path, broker, caplog):

@@ -13,13 +13,14 @@ import contextlib
 import json
 import logging
 import sqlite3
+import ssl
 import threading
 import time
 
 import paho.mqtt.client as mqtt
 
-from ..counts import Outbox
-from ..view.status import midnight
+from ..counts import Outbox, midnight
+from ..errors import ConfigError
 from . import messages
 
 log = logging.getLogger("edge-run")
@@ -39,7 +40,12 @@ def make_client(config, password: str | None, client_id: str) -> mqtt.Client:
     if config.username is not None:
         client.username_pw_set(config.username, password)
     if config.tls:
-        client.tls_set(ca_certs=config.ca_file)
+        try:
+            client.tls_set(ca_certs=config.ca_file)
+        except ssl.SSLError as exc:
+            raise ConfigError(f"[mqtt] ca_file {config.ca_file} is not a CA certificate OpenSSL can read "
+                              f"({exc.reason or exc}) — give the PEM file of the CA that signed the broker's "
+                              "certificate") from None
     return client
 
 

@@ -21,10 +21,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import cv2
 
-from ..counts import read_counts
+from ..counts import midnight, read_counts
 from ..errors import ConfigError, os_reason
 from ..snapshots import annotate
-from .status import aim, midnight, today
+from .status import aim, today
 
 log = logging.getLogger("edge-run")
 

@@ -6,7 +6,6 @@ split's recall per label and size bucket, as the model card gives them).
 """
 
 import statistics
-from datetime import datetime
 
 from ..counts import group
 from ..metrics import SIZE_BUCKETS
@@ -59,8 +58,3 @@ def today(rows, policy: Policy, labels: list[str]) -> dict:
     by_hour = [{"hour": key[-5:], "people": sum(n.values()), "compliance": policy.compliance(n)}
                for key, n in hours.items()]
     return {"counts": counts, "people": len(rows), "compliance": policy.compliance(counts), "by_hour": by_hour}
-
-
-def midnight(now: float) -> float:
-    """The unix time of the local midnight before ``now``."""
-    return datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
