@@ -89,8 +89,11 @@ def test_implausible_detector_rows_are_dropped():
         [1, 1, np.inf, 5, 0.9],
         [40, 10, 5, 5, 0.9],  # right of a 32-px-wide frame
         [1, 1, -4, 5, 0.9],
+        [-2.76e9, -1.75e8, 5.52e9, 3.50e8, 0.9],  # over the whole frame, billions of px wide
+        [-20, -20, 121, 50, 0.9],  # more than twice the frame's longer side
     ])
     np.testing.assert_array_equal(plausible(rows, 32, 60), rows[:2])
+    assert len(plausible(np.array([[-10, -10, 120, 120, 0.9]]), 32, 60)) == 1  # a face at the lens
 
 
 def test_eye_pairs_become_face_boxes_and_lone_or_mismatched_eyes_do_not():

@@ -20,14 +20,17 @@ class ModelFile:
 
 
 def plausible(faces: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Rows with finite numbers and a non-empty box that overlaps the frame.
+    """Rows with finite numbers and a non-empty box that overlaps the frame and is no more than
+    twice the frame's longer side (a face right at the lens fills the frame, no face exceeds it).
 
     Detector networks can emit garbage on tiny or odd inputs (YuNet gave a box at x=3.6e29
-    on a 32x60 image); one such row must not stop a frame, a training run or an export.
+    on a 32x60 image, and one 5.5e9 px wide covering a whole HTTP-streamed frame); one such row
+    must not stop a frame, a training run or an export.
     """
     x, y, w, h = faces[:, 0], faces[:, 1], faces[:, 2], faces[:, 3]
+    largest = 2 * max(width, height)
     with np.errstate(invalid="ignore", over="ignore"):
-        keep = (np.isfinite(faces).all(axis=1) & (w > 0) & (h > 0)
+        keep = (np.isfinite(faces).all(axis=1) & (w > 0) & (h > 0) & (w <= largest) & (h <= largest)
                 & (x < width) & (y < height) & (x + w > 0) & (y + h > 0))
     return faces[keep]
 
