@@ -82,3 +82,23 @@ def test_walkthrough_counts_boxed_photos_against_their_boxes(tmp_path, mask_imag
     assert run["counted_right"] == {"with_mask": 1, "without_mask": 1, "mask_incorrect": 0}
     assert run["extra_per_clip"] == 0 and run["exactly_right"] == 1.0
     assert [clip["counted"] for clip in run["per_clip"]] == [{"without_mask": 1}, {"with_mask": 1}]
+
+
+def test_walkthrough_judges_person_by_person():
+    """A person is matched to the face they were: the wrong label on one face is not made good by an extra
+    person with that label elsewhere; a face counted twice is an extra; a reviewed unboxed face is not."""
+    sys.path.insert(0, str(REPO / "tools"))
+    from walkthrough import Clip
+
+    labels = ["with_mask", "without_mask", "mask_incorrect"]
+    # the faces' own boxes are (100, 100, 50, 60) and (300, 100, 50, 60); matches() gave each person's index
+    people = [("without_mask", [102, 98, 48, 62], 0),  # face 0 (with_mask) counted unmasked
+              ("with_mask", [600, 400, 40, 40], None),  # nowhere near a boxed face: a false face
+              ("without_mask", [301, 102, 50, 58], 1), ("without_mask", [299, 100, 52, 60], 1),  # face 1 twice
+              ("with_mask", [800, 100, 40, 50], None)]  # a face the annotators did not box
+    clip = Clip("p", ["with_mask", "without_mask"], [60.0, 60.0], {}, people)
+    judged = clip.judge(labels, 40, unboxed=[[805, 95, 36, 52]], false_faces=[[598, 402, 44, 38]])
+    assert judged["right"] == {"with_mask": 0, "without_mask": 1, "mask_incorrect": 0}
+    assert judged["extra"] == 2 and judged["unboxed"] == 1 and judged["false_faces"] == 1
+    assert judged["confusion"] == {"with_mask": {"without_mask": 1}, "without_mask": {"without_mask": 1}}
+    assert not judged["exact"]

@@ -8,10 +8,16 @@ compared with the photo's boxes:
 
 - a face is *countable* when it is at least ``--min-face`` px wide in the clip's last frame;
   smaller ones may be counted or not (no detector finds a 10 px face, and a count of one is no error);
-- *counted right* (per label): people counted with the label their box has, out of the countable
-  faces of that label, clip by clip (min of counted and true);
-- *extra people*: counts beyond every face the photo has, countable or not;
-- *exactly right*: every label's count equals its countable faces, give or take its small ones.
+Each counted person is matched to the face they were (their median box, mapped back to the photo):
+
+- *counted right* (per label): countable faces counted once, with the label their box has;
+- *extra people*: people counted where no face is boxed, and faces counted twice. A person counted on
+  a face the annotators did not box (crowds, profiles) is no extra: ``walkthrough-unboxed.json`` lists
+  those faces, reviewed by eye, and they are reported apart (``unboxed_people``), as are the false
+  faces the review found (``not_faces``), which a face check must reject;
+- *exactly right*: every countable face counted right and no extra person; a small face may be left
+  uncounted, but not counted wrong;
+- ``countable_counted_as``: what each true label was counted as, "not counted" included.
 
 ``with_incorrect_mask`` faces (nose or chin out) are required only of a model that has a
 ``mask_incorrect`` label; for a two-class model they may be counted as anything, and what they
@@ -41,12 +47,14 @@ from edge import config as configs
 from edge.cli import Parser, whole_number
 from edge.cli.run import load_models
 from edge.counts import MEMORY, CountStore
+from edge.crops import iou_matrix
 from edge.images import read_image
 from edge.pipeline import Pipeline
 from edge.policy import resolve
 from train.dataset import voc_faces
 from train.split import held_out
 
+UNBOXED = Path(__file__).with_name("walkthrough-unboxed.json")
 FRAME = (640, 480)
 FRAMES = 30
 # The settings compared, as edge-run's [speed] section would hold them.
@@ -99,38 +107,105 @@ def in_frame(boxes: np.ndarray, window) -> np.ndarray:
     return np.column_stack([(boxes[:, 0] - x) * scale, (boxes[:, 1] - y) * scale, boxes[:, 2:] * scale])
 
 
+def to_photo(box: np.ndarray, window) -> np.ndarray:
+    """A box in a frame's pixels, in the photo's."""
+    x, y, w, _ = window
+    scale = FRAME[0] / w
+    return np.array([box[0] / scale + x, box[1] / scale + y, box[2] / scale, box[3] / scale])
+
+
+def matches(found: np.ndarray, truth: np.ndarray) -> list[int | None]:
+    """The truth face each found box is (greedy by overlap), or None: a detector's box and an annotator's
+    frame a face differently, so a box whose centre lies in a truth box of a like size is that face too."""
+    found, truth = np.asarray(found, np.float64).reshape(-1, 4), np.asarray(truth, np.float64).reshape(-1, 4)
+    score = iou_matrix(found, truth)
+    cx, cy = (found[:, :1] + found[:, 2:3] / 2), (found[:, 1:2] + found[:, 3:4] / 2)
+    inside = ((cx >= truth[None, :, 0]) & (cx <= truth[None, :, 0] + truth[None, :, 2])
+              & (cy >= truth[None, :, 1]) & (cy <= truth[None, :, 1] + truth[None, :, 3]))
+    ratio = found[:, 2:3] / np.maximum(truth[None, :, 2], 1e-9)
+    score = np.where(inside & (ratio > 0.5) & (ratio < 2.0), np.maximum(score, 0.3), score)
+    out: list[int | None] = [None] * len(found)
+    for f, t in zip(*np.unravel_index(np.argsort(-score, axis=None), score.shape), strict=True):
+        if score[f, t] < 0.25:
+            break
+        if out[f] is None and t not in out:
+            out[f] = int(t)
+    return out
+
+
 @dataclasses.dataclass
 class Clip:
     name: str
     truth: list[str]  # label of each face
     widths: list[float]  # its width in the last frame, px
     counted: dict[str, int]
+    # each counted person: (label, its box in the photo's pixels, the truth face it is or None)
+    people: list[tuple[str, list[float], int | None]] = dataclasses.field(default_factory=list)
     last_frame: np.ndarray | None = None
     last_faces: list = dataclasses.field(default_factory=list)
 
-    def judge(self, labels: list[str], min_face: float) -> dict:
+    def judge(self, labels: list[str], min_face: float, unboxed: list[list[float]] = (),
+              false_faces: list[list[float]] = ()) -> dict:
+        """People counted right per label, extra people and whether the clip is exactly right, person by
+        person: each counted person is matched to the face it was (its median box in the photo).
+
+        ``unboxed``: reviewed faces the photo's annotators did not box; a person counted there is a real
+        person, reported apart (``unboxed``), not an extra. ``false_faces``: reviewed detections that are no
+        face; an extra counted there is also reported as ``false_faces``."""
         need = {label: 0 for label in labels}
-        small = dict(need)
-        for label, width in zip(self.truth, self.widths, strict=True):
-            if label in labels:
-                (need if width >= min_face else small)[label] += 1
-        loose = sum(t not in labels for t in self.truth)  # incorrect masks, for a model without that label
-        right = {label: min(self.counted.get(label, 0), n) for label, n in need.items()}
-        extra = max(0, sum(self.counted.values()) - len(self.truth))
-        over = sum(max(0, self.counted.get(label, 0) - need[label] - small[label]) for label in labels)
-        exact = all(need[label] <= self.counted.get(label, 0) for label in labels) and over <= loose
-        return {"need": need, "right": right, "extra": extra, "exact": exact}
+        right = dict(need)
+        seen: dict[int, str] = {}
+        extra = unboxed_people = false = 0
+        for label, box, face in self.people:
+            if face is None:
+                if len(unboxed) and matches([box], unboxed)[0] is not None:
+                    unboxed_people += 1
+                else:
+                    extra += 1
+                    false += len(false_faces) > 0 and matches([box], false_faces)[0] is not None
+            elif face in seen:
+                extra += 1  # the same face counted twice
+            else:
+                seen[face] = label
+        wrong = 0
+        confusion: dict[str, dict[str, int]] = {}
+        for face, (label, width) in enumerate(zip(self.truth, self.widths, strict=True)):
+            if width >= min_face:
+                row = confusion.setdefault(label, {})
+                row[seen.get(face, "not counted")] = row.get(seen.get(face, "not counted"), 0) + 1
+            if label not in labels:
+                continue  # an incorrect mask, for a model without that label: any count is right
+            if width >= min_face:
+                need[label] += 1
+                if seen.get(face) == label:
+                    right[label] += 1
+                else:
+                    wrong += 1
+            elif face in seen and seen[face] != label:
+                wrong += 1  # a small face need not be counted, but not counted wrong either
+        return {"need": need, "right": right, "extra": extra, "unboxed": unboxed_people, "false_faces": false,
+                "confusion": confusion, "exact": wrong == 0 and extra == 0}
 
 
 def run_clip(pipeline: Pipeline, photo: np.ndarray, name: str, faces, keep: bool) -> Clip:
     boxes = np.stack([box for _, box in faces])
     path = windows(photo.shape, boxes)
     result = None
+    seen: dict[int, list[np.ndarray]] = {}
+    counted: list[tuple[int, str]] = []
+    pipeline.on_count = lambda label, track: counted.append((track.id, label))
     for window in path:
         frame = frame_at(photo, window)
         result = pipeline.process(frame)
+        for face in result.faces:
+            seen.setdefault(face.track, []).append(to_photo(np.array(face.box, np.float64), window))
+    truth_boxes = np.stack([box for _, box in faces])
+    people = []
+    for track_id, label in counted:
+        box = np.median(np.stack(seen[track_id]), axis=0)
+        people.append((label, [round(float(v), 1) for v in box], matches([box], truth_boxes)[0]))
     widths = in_frame(boxes, path[-1])[:, 2].tolist()
-    return Clip(name, [label for label, _ in faces], widths, pipeline.store.session(),
+    return Clip(name, [label for label, _ in faces], widths, pipeline.store.session(), people,
                 frame if keep else None, result.faces if keep else [])
 
 
@@ -154,6 +229,11 @@ def summarize(judged: list[dict], clips: list[Clip], labels: list[str]) -> dict:
     need = {label: sum(j["need"][label] for j in judged) for label in labels}
     right = {label: sum(j["right"][label] for j in judged) for label in labels}
     incorrect = [c for c in clips if "mask_incorrect" in c.truth and "mask_incorrect" not in labels]
+    confusion: dict[str, dict[str, int]] = {}
+    for j in judged:
+        for truth, row in j["confusion"].items():
+            for counted, n in row.items():
+                confusion.setdefault(truth, {})[counted] = confusion.get(truth, {}).get(counted, 0) + n
     return {
         "clips": len(clips), "countable": need, "counted_right": right,
         "counted_right_share": {label: round(right[label] / need[label], 4) if need[label] else None
@@ -161,6 +241,9 @@ def summarize(judged: list[dict], clips: list[Clip], labels: list[str]) -> dict:
         "extra_people": sum(j["extra"] for j in judged),
         "extra_per_clip": round(sum(j["extra"] for j in judged) / max(1, len(clips)), 4),
         "exactly_right": round(sum(j["exact"] for j in judged) / max(1, len(clips)), 4),
+        "unboxed_people": sum(j["unboxed"] for j in judged),
+        "extra_on_reviewed_false_faces": sum(j["false_faces"] for j in judged),
+        "countable_counted_as": confusion,
         "clips_with_incorrect_masks": len(incorrect),
     }
 
@@ -207,6 +290,8 @@ def main(argv=None) -> int:
     p.add_argument("--min-face", type=whole_number(8), default=40, help="px in the last frame to be countable")
     p.add_argument("--every", type=whole_number(1), default=1, help="take every n-th held-out photo")
     p.add_argument("--limit", type=whole_number(1), default=None, help="at most this many clips")
+    p.add_argument("--unboxed", type=Path, default=UNBOXED,
+                   help="reviewed faces the annotators did not box (a person counted there is no extra)")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--png", type=Path, default=None, help="the worst clips of the first detector and setting")
     args = p.parse_args(argv)
@@ -216,6 +301,8 @@ def main(argv=None) -> int:
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
     cv2.setNumThreads(1)
+    review = json.loads(args.unboxed.read_text()) if args.unboxed.is_file() else {}
+    unboxed, false_faces = review.get("faces", {}), review.get("not_faces", {})
     results = []
     for detector_name in args.detector:
         for setting in args.setting:
@@ -231,19 +318,21 @@ def main(argv=None) -> int:
                 pipeline = Pipeline(detector, classifier, CountStore(MEMORY), **dataclasses.asdict(config.tracker),
                                     **config.speed.settings(detector.name))
                 clips.append(run_clip(pipeline, photo, name, faces, keep))
-                judged.append(clips[-1].judge(labels, args.min_face))
+                judged.append(clips[-1].judge(labels, args.min_face, unboxed.get(name, []), false_faces.get(name, [])))
                 if number % 50 == 0:
                     print(f"  {detector_name} {setting}: {number} clips ...", file=sys.stderr, flush=True)
             summary = summarize(judged, clips, labels)
             summary.update(detector=detector_name, setting=setting, speed=config.speed.settings(detector.name),
                            model=classifier.shown_name, seconds=round(time.perf_counter() - started, 1))
             print(json.dumps({k: summary[k] for k in ("detector", "setting", "clips", "counted_right_share",
-                                                       "extra_per_clip", "exactly_right")}))
+                                                       "extra_per_clip", "exactly_right", "unboxed_people",
+                                                       "extra_on_reviewed_false_faces")}))
             if keep:
                 worst_png(args.png, clips, judged, resolve(classifier.manifest, {}),
                           f"worst clips: {detector_name}, {setting} ({summary['clips']} clips)")
             summary["per_clip"] = [{"photo": c.name, "truth": c.truth, "widths": [round(w) for w in c.widths],
-                                    "counted": c.counted, **j} for c, j in zip(clips, judged, strict=True)]
+                                    "counted": c.counted, "people": c.people, **j}
+                                   for c, j in zip(clips, judged, strict=True)]
             results.append(summary)
     if args.json:
         args.json.write_text(json.dumps({"min_face": args.min_face, "frames": FRAMES, "runs": results}, indent=2)
