@@ -7,7 +7,8 @@ tracker and counting; one thread) runs on each clip, and the people it counts, p
 compared with the photo's boxes:
 
 - a face is *countable* when it is at least ``--min-face`` px wide in the clip's last frame;
-  smaller ones may be counted or not (no detector finds a 10 px face, and a count of one is no error);
+  smaller ones may be counted or not (no detector finds a 10 px face, and a count of one is no error).
+
 Each counted person is matched to the face they were (their median box, mapped back to the photo):
 
 - *counted right* (per label): countable faces counted once, with the label their box has;
@@ -37,6 +38,7 @@ import dataclasses
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -168,11 +170,10 @@ class Clip:
             else:
                 seen[face] = label
         wrong = 0
-        confusion: dict[str, dict[str, int]] = {}
+        confusion: dict[str, Counter] = {}
         for face, (label, width) in enumerate(zip(self.truth, self.widths, strict=True)):
             if width >= min_face:
-                row = confusion.setdefault(label, {})
-                row[seen.get(face, "not counted")] = row.get(seen.get(face, "not counted"), 0) + 1
+                confusion.setdefault(label, Counter())[seen.get(face, "not counted")] += 1
             if label not in labels:
                 continue  # an incorrect mask, for a model without that label: any count is right
             if width >= min_face:
@@ -184,7 +185,7 @@ class Clip:
             elif face in seen and seen[face] != label:
                 wrong += 1  # a small face need not be counted, but not counted wrong either
         return {"need": need, "right": right, "extra": extra, "unboxed": unboxed_people, "false_faces": false,
-                "confusion": confusion, "exact": wrong == 0 and extra == 0}
+                "confusion": {truth: dict(row) for truth, row in confusion.items()}, "exact": wrong == 0 and extra == 0}
 
 
 def run_clip(pipeline: Pipeline, photo: np.ndarray, name: str, faces, keep: bool) -> Clip:
@@ -199,11 +200,10 @@ def run_clip(pipeline: Pipeline, photo: np.ndarray, name: str, faces, keep: bool
         result = pipeline.process(frame)
         for face in result.faces:
             seen.setdefault(face.track, []).append(to_photo(np.array(face.box, np.float64), window))
-    truth_boxes = np.stack([box for _, box in faces])
     people = []
     for track_id, label in counted:
         box = np.median(np.stack(seen[track_id]), axis=0)
-        people.append((label, [round(float(v), 1) for v in box], matches([box], truth_boxes)[0]))
+        people.append((label, [round(float(v), 1) for v in box], matches([box], boxes)[0]))
     widths = in_frame(boxes, path[-1])[:, 2].tolist()
     return Clip(name, [label for label, _ in faces], widths, pipeline.store.session(), people,
                 frame if keep else None, result.faces if keep else [])
@@ -229,11 +229,10 @@ def summarize(judged: list[dict], clips: list[Clip], labels: list[str]) -> dict:
     need = {label: sum(j["need"][label] for j in judged) for label in labels}
     right = {label: sum(j["right"][label] for j in judged) for label in labels}
     incorrect = [c for c in clips if "mask_incorrect" in c.truth and "mask_incorrect" not in labels]
-    confusion: dict[str, dict[str, int]] = {}
+    confusion: dict[str, Counter] = {}
     for j in judged:
         for truth, row in j["confusion"].items():
-            for counted, n in row.items():
-                confusion.setdefault(truth, {})[counted] = confusion.get(truth, {}).get(counted, 0) + n
+            confusion.setdefault(truth, Counter()).update(row)
     return {
         "clips": len(clips), "countable": need, "counted_right": right,
         "counted_right_share": {label: round(right[label] / need[label], 4) if need[label] else None
@@ -243,7 +242,7 @@ def summarize(judged: list[dict], clips: list[Clip], labels: list[str]) -> dict:
         "exactly_right": round(sum(j["exact"] for j in judged) / max(1, len(clips)), 4),
         "unboxed_people": sum(j["unboxed"] for j in judged),
         "extra_on_reviewed_false_faces": sum(j["false_faces"] for j in judged),
-        "countable_counted_as": confusion,
+        "countable_counted_as": {truth: dict(row) for truth, row in confusion.items()},
         "clips_with_incorrect_masks": len(incorrect),
     }
 
@@ -301,8 +300,12 @@ def main(argv=None) -> int:
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
     cv2.setNumThreads(1)
-    review = json.loads(args.unboxed.read_text()) if args.unboxed.is_file() else {}
-    unboxed, false_faces = review.get("faces", {}), review.get("not_faces", {})
+    try:
+        review = json.loads(args.unboxed.read_text())
+        unboxed, false_faces = review["faces"], review["not_faces"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        p.error(f"cannot read the review of unboxed faces {args.unboxed} ({exc!r}) — give --unboxed "
+                "tools/walkthrough-unboxed.json")
     results = []
     for detector_name in args.detector:
         for setting in args.setting:
