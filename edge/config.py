@@ -76,6 +76,23 @@ class TrackerConfig:
     # 0 would join any two faces into one track; a walking face's box overlaps its last one by about 0.9,
     # so above that nobody's track would continue and nobody would be counted.
     min_iou: float = option(0.25, "box overlap that continues a track", minimum=0.05, maximum=0.9)
+    # The detector's own floor is fitted on real faces (tools/walkthrough.py --photos training); a score is a
+    # probability, and a floor of 1 would let nobody be counted.
+    face_score: float | None = option(None, "detector score a face must reach on at least one frame to be counted "
+                                      "(default: the detector's own; 0: off)", minimum=0.0, maximum=0.99)
+    # The model is measured per face size (edge-eval, docs/benchmarks.md): under 32 px it is least accurate.
+    judge_px: int = option(32, "face width in px from which a frame is used to judge a mask", minimum=0,
+                           maximum=1000)
+    # YuNet's landmarks: 0 frontal, a profile 1-4 (its eyes close together), the back of a head it took for a
+    # face 2.1-4.9; real profiles the annotators labelled went under 2.0 on enough frames, and a check at 0.7
+    # made 7 of 115 unmasked walk-up faces not judged (docs/benchmarks.md).
+    max_turn: float = option(2.0, "how far a face may be turned away (the nose's offset from between the eyes, in "
+                             "eye distances) in a frame used to judge a mask", minimum=0.0, maximum=10.0)
+    judge_frames: int = option(3, "frames that size and that frontal before the person is counted while in view; "
+                               "someone never seen so is counted as not judged when their track ends", minimum=1,
+                               maximum=100)
+    best_frames: int = option(5, "the person's label is the mean over this many of their best-seen frames "
+                              "(largest, sharpest, most face-like)", minimum=1, maximum=100)
 
 
 # The fast path each detector gets by default: the fastest settings measured to count the people

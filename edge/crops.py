@@ -52,6 +52,14 @@ def crop_face(frame_bgr: np.ndarray, box, rule: CropRule, size: int) -> np.ndarr
     return cv2.cvtColor(region, cv2.COLOR_BGR2RGB)
 
 
+def detail(crop: np.ndarray) -> float:
+    """How much a face crop shows: the spread of its Laplacian. A small face blown up to the classifier's
+    size, a blurred one and a dim one all show little; of one person's frames, the one showing most is
+    the one to judge them by."""
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
+    return float(cv2.Laplacian(grey, cv2.CV_32F).std())
+
+
 def scale_boxes(boxes: np.ndarray, factor: float) -> np.ndarray:
     """Map boxes found on a frame resized by ``factor`` back to the original frame."""
     return np.asarray(boxes, dtype=np.float64).reshape(-1, 4) / factor

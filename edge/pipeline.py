@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .crops import CropRule, crop_face, regions_area, search_regions
+from .crops import CropRule, crop_face, detail, regions_area, search_regions
 from .metrics import predict_labels
 from .motion import MotionGate, changed_boxes, thumbnail
+from .policy import NOT_JUDGED
 from .tracker import Track, Tracker
 
 # Someone the detector missed and who has not moved since is searched for again at least this often.
@@ -66,15 +67,18 @@ class FrameResult:
 class Pipeline:
     def __init__(self, detector, classifier, store, on_count=None, detect_every: int = 1,
                  motion_gate: bool = False, motion_threshold: float = 0.003, motion_regions: bool = False,
-                 settled: float | None = None, **tracking):
-        """``tracking``: Tracker settings (min_hits, max_misses, min_iou); its labels come from the manifest.
-        The other keywords are SpeedConfig's (the fast path); their defaults switch it off."""
+                 settled: float | None = None, face_score: float | None = None, **tracking):
+        """``tracking``: Tracker settings (TrackerConfig's); its labels come from the manifest, and
+        ``face_score`` (None) from the detector. The other keywords are SpeedConfig's (the fast path);
+        their defaults switch it off."""
         manifest = classifier.manifest
         self.detector, self.classifier, self.store = detector, classifier, store
         self.labels = manifest.labels
         self.rule = CropRule(manifest.crop.margin, manifest.crop.square)
         self.violation_index, self.threshold = manifest.violation_index, manifest.threshold
-        self.tracker = Tracker(self.violation_index, self.threshold, **tracking)
+        self.tracker = Tracker(self.violation_index, self.threshold,
+                               face_score=getattr(detector, "face_score", 0.0) if face_score is None else face_score,
+                               **tracking)
         self.on_count = on_count
         self.detect_every, self.settled = detect_every, settled
         self.motion_gate, self.motion_regions = motion_gate, motion_regions
@@ -134,6 +138,9 @@ class Pipeline:
         boxes = faces[:, :4]
         assigned = self.tracker.match(boxes)
         probabilities = np.zeros((len(boxes), len(self.labels)))
+        # (score, turn, quality): how face-like, how turned away, how well seen; a settled face needs no more
+        # judging.
+        evidence = np.column_stack([faces[:, 4:6], np.zeros(len(boxes))])
         fresh = []
         for i, track in enumerate(assigned):
             if self._is_settled(track):
@@ -145,15 +152,29 @@ class Pipeline:
         lap("crop")
         if crops:
             probabilities[fresh] = self.classifier.classify(np.stack(crops))
+            evidence[fresh, 2] = evidence[fresh, 0] * np.array([detail(crop) for crop in crops])
         lap("classify")
-        tracks, confirmed = self.tracker.update(boxes, probabilities, min_hits=1 if independent else None,
-                                                assigned=assigned)
-        for track in confirmed:
-            label = self.labels[track.label]
-            self.store.add(label, track.confidence, track.hits)
+        min_hits = 1 if independent else None
+        tracks, confirmed = self.tracker.update(boxes, probabilities, min_hits=min_hits, assigned=assigned,
+                                                evidence=evidence)
+        if independent:  # a photo of its own: its faces are all the evidence there is
+            confirmed += self.tracker.finish(min_hits)
+        return FrameResult(self._faces(boxes, probabilities, tracks), self._counted(confirmed))
+
+    def finish(self) -> list[str]:
+        """The input ended or edge-run stops: count the people in view who have the evidence (with the
+        frames they have), and return their labels."""
+        return self._counted(self.tracker.finish())
+
+    def person(self, track: Track) -> str:
+        return NOT_JUDGED if track.label is None else self.labels[track.label]
+
+    def _counted(self, tracks: list[Track]) -> list[str]:
+        for track in tracks:
+            self.store.add(self.person(track), track.confidence, track.hits)
             if self.on_count is not None:
-                self.on_count(label, track)
-        return FrameResult(self._faces(boxes, probabilities, tracks), [self.labels[t.label] for t in confirmed])
+                self.on_count(self.person(track), track)
+        return [self.person(t) for t in tracks]
 
     def _tracked_only(self) -> FrameResult:
         """A frame the detector skipped: the people in view where the last detection saw them."""
@@ -166,6 +187,6 @@ class Pipeline:
         predicted = predict_labels(probabilities, self.violation_index, self.threshold)
         return [
             FaceResult(tuple(int(round(v)) for v in box), self.labels[p], float(probabilities[i, p]), track.id,
-                       self.labels[track.label] if track.counted else None)
+                       self.person(track) if track.counted else None)
             for i, (box, p, track) in enumerate(zip(boxes, predicted, tracks, strict=True))
         ]

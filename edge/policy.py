@@ -9,8 +9,11 @@ from dataclasses import dataclass
 
 OK, WARNING, VIOLATION = "ok", "warning", "violation"
 SEVERITIES = (OK, WARNING, VIOLATION)
+# Someone who passed the face check but was never seen well enough to judge a mask on (far away, turned
+# away): counted, so the share is visible, but neither compliant nor a violation, and never an alert.
+NOT_JUDGED = "not_judged"
 # The product's labels, as the summary line and edge-report name them.
-WORDS = {"with_mask": "masked", "without_mask": "unmasked", "mask_incorrect": "incorrect"}
+WORDS = {"with_mask": "masked", "without_mask": "unmasked", "mask_incorrect": "incorrect", NOT_JUDGED: "not_judged"}
 DEFAULT = {"without_mask": VIOLATION, "mask_incorrect": WARNING}
 
 
@@ -22,9 +25,10 @@ class Policy:
         return self.severity.get(label, OK)
 
     def compliance(self, counts: dict[str, int]) -> float | None:
-        """The share of people counted with a compliant label; None when nobody was counted."""
-        total = sum(counts.values())
-        return None if not total else sum(n for label, n in counts.items() if self.of(label) == OK) / total
+        """The share of the people judged who had a compliant label; None when nobody was judged."""
+        judged = {label: n for label, n in counts.items() if label != NOT_JUDGED}
+        total = sum(judged.values())
+        return None if not total else sum(n for label, n in judged.items() if self.of(label) == OK) / total
 
 
 def default_for(labels: list[str], violation_label: str | None) -> dict[str, str]:

@@ -144,6 +144,7 @@ class Runner:
                 log.warning("%d frame(s) of %s could not be decoded and were skipped", self.camera.skipped,
                             self.source_name)
             self.notifier.stopping(f"stopping ({self.stop_reason or 'done'})")
+            self.pipeline.finish()  # the people in view with the evidence are counted, not lost
             self.store.flush(force=True)  # the publisher sends what is in the database
             for observer in self.observers:
                 observer.close()

@@ -1,9 +1,19 @@
 """Tracking faces across frames so each person is counted once.
 
-A track is confirmed after ``min_hits`` detections; it is counted at that moment, once, with
-the label decided over every classification the track has had so far (the mean of its
-probabilities), not over a single frame. Someone standing ten seconds in the doorway is one
-track and one count.
+A track is counted once, when it has the evidence for it, not at its first frames:
+
+- ``min_hits`` detections, so a one-frame flicker is nobody;
+- the face check: the detector's score reached ``face_score`` on at least one frame. A wall
+  pattern, a hand or the back of a head is found again frame after frame and outlasts any
+  ``min_hits``; its score rarely reaches what a real face's does (docs/benchmarks.md);
+- ``judge_frames`` frames in which the face could be judged: ``judge_px`` wide and turned no more
+  than ``max_turn`` (a far profile, or the back of a head YuNet takes for one, cannot show a mask).
+
+Its label is the mean of the probabilities of its ``best_frames`` best-seen frames (largest,
+sharpest and most face-like: ``quality``), not of the first, farthest and smallest ones. A
+person who passed the face check but was never seen large enough to judge is counted as not
+judged when their track ends, never as unmasked; compliance is taken over the people judged.
+Someone standing ten seconds in the doorway is one track and one count.
 
 A face is matched where its track is heading, not where it was last seen: each track keeps
 the speed its face moved at, in pixels per frame (frames without a detection count too, through
@@ -36,11 +46,14 @@ class Track:
     hits: int = 1
     misses: int = 0
     counted: bool = False
-    label: int | None = None  # decided when counted
+    label: int | None = None  # decided when counted; None: counted as not judged
     confidence: float = 0.0
     seen: int = 0  # the tracker's frame when the face was last detected
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # px per frame, of the box's centre
     growth: float = 0.0  # log of the box's width ratio per frame: a face walking up grows steadily
+    best_score: float = 0.0  # the detector's highest score for this face
+    judgeable: int = 0  # frames the face was large enough to judge
+    best: list = field(default_factory=list)  # (quality, probabilities) of its best judgeable frames, best first
 
     def predicted_width(self, frame: int) -> float:
         return float(self.box[2] * np.exp(self.growth * (frame - self.seen)))
@@ -53,12 +66,22 @@ class Track:
     def mean_probabilities(self) -> np.ndarray:
         return self.probability_sum / self.hits
 
+    def seen_well(self, quality: float, probabilities: np.ndarray, keep: int) -> None:
+        """Add a judgeable frame; only the ``keep`` best are kept."""
+        self.judgeable += 1
+        self.best.append((quality, probabilities))
+        self.best.sort(key=lambda frame: -frame[0])
+        del self.best[keep:]
+
 
 class Tracker:
     def __init__(self, violation_index: int | None, threshold: float | None, min_hits: int = 3,
-                 max_misses: int = 10, min_iou: float = 0.25):
+                 max_misses: int = 10, min_iou: float = 0.25, face_score: float = 0.0, judge_px: float = 0.0,
+                 max_turn: float = 1.0, judge_frames: int = 1, best_frames: int = 5):
         self.violation_index, self.threshold = violation_index, threshold
         self.min_hits, self.max_misses, self.min_iou = min_hits, max_misses, min_iou
+        self.face_score, self.judge_px, self.max_turn = face_score, judge_px, max_turn
+        self.judge_frames, self.best_frames = judge_frames, best_frames
         self.tracks: list[Track] = []
         self._next_id = 1
         self.frame = 0  # frames seen: one per update() or skip()
@@ -75,8 +98,29 @@ class Tracker:
         self.frame += 1
 
     def someone_new(self) -> bool:
-        """Whether a track is not counted yet."""
-        return any(not t.counted for t in self.tracks)
+        """Whether a track is not counted yet and may still be: one the face check turned down after
+        ``min_hits`` detections is looked at no more often than anybody counted (a poster stays for ever)."""
+        return any(not t.counted and (t.hits < self.min_hits or t.best_score >= self.face_score)
+                   for t in self.tracks)
+
+    def _count(self, track: Track, min_hits: int, ending: bool = False) -> bool:
+        """Count ``track`` if it has the evidence; as it ends, with the frames it has."""
+        if track.counted or track.hits < min_hits or track.best_score < self.face_score:
+            return False
+        if not ending and track.judgeable < self.judge_frames:
+            return False
+        if track.best:
+            mean = np.mean([probabilities for _, probabilities in track.best], axis=0)
+            track.label = int(predict_labels(mean[None], self.violation_index, self.threshold)[0])
+            track.confidence = float(mean[track.label])
+        track.counted = True  # with no label: not judged
+        return True
+
+    def finish(self, min_hits: int | None = None) -> list[Track]:
+        """End every track (the input ended, or edge-run stops): the tracks counted as they end."""
+        ended = [t for t in self.tracks if self._count(t, self.min_hits if min_hits is None else min_hits, True)]
+        self.tracks = []
+        return ended
 
     def match(self, boxes: np.ndarray) -> list[Track | None]:
         """The existing track of each box, or None for a new face; changes nothing."""
@@ -108,20 +152,27 @@ class Tracker:
         return assigned
 
     def update(self, boxes: np.ndarray, probabilities: np.ndarray, min_hits: int | None = None,
-               assigned: list[Track | None] | None = None) -> tuple[list[Track], list[Track]]:
+               assigned: list[Track | None] | None = None,
+               evidence: np.ndarray | None = None) -> tuple[list[Track], list[Track]]:
         """Match this frame's faces to tracks (or take ``assigned`` from match()) and update them.
 
-        Returns the track of each face (in the order of ``boxes``) and the tracks that were
-        confirmed, and so counted, by this frame.
+        ``evidence``: rows (detector score, turn, quality) of the faces; None: every face is a sure,
+        frontal one, judgeable if ``judge_px`` wide, its frames all alike.
+
+        Returns the track of each face (in the order of ``boxes``) and the tracks counted by this
+        frame, those whose track ended in it included.
         """
         min_hits = self.min_hits if min_hits is None else min_hits
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if evidence is None:
+            evidence = np.tile([1.0, 0.0, 1.0], (len(boxes), 1))
         assigned = self.match(boxes) if assigned is None else list(assigned)
         for track in self.tracks:
             if track not in assigned:
                 track.misses += 1
+        ended = [t for t in self.tracks if t.misses > self.max_misses]
         self.tracks = [t for t in self.tracks if t.misses <= self.max_misses]
-        confirmed = []
+        confirmed = [t for t in ended if self._count(t, self.min_hits, ending=True)]
         for index, track in enumerate(assigned):
             if track is None:
                 track = Track(self._next_id, boxes[index], np.zeros(probabilities.shape[1]), hits=0, seen=self.frame)
@@ -138,11 +189,11 @@ class Tracker:
             track.box, track.misses, track.seen = boxes[index], 0, self.frame
             track.hits += 1
             track.probability_sum += probabilities[index]
-            if not track.counted and track.hits >= min_hits:
-                mean = track.mean_probabilities
-                track.label = int(predict_labels(mean[None], self.violation_index, self.threshold)[0])
-                track.confidence = float(mean[track.label])
-                track.counted = True
+            score, turned, quality = evidence[index]
+            track.best_score = max(track.best_score, float(score))
+            if boxes[index][2] >= self.judge_px and turned <= self.max_turn:
+                track.seen_well(float(quality), probabilities[index], self.best_frames)
+            if self._count(track, min_hits):
                 confirmed.append(track)
         self.frame += 1
         return assigned, confirmed

@@ -30,6 +30,23 @@ def face_models(shared_dir) -> Path:
     return shared_dir / "models" / "face"
 
 
+@pytest.fixture(scope="module")
+def classifier():
+    """The shipped model as the device runs it."""
+    from edge.classifiers import load_classifier
+    from edge.paths import DEFAULT_MODEL
+
+    return load_classifier(DEFAULT_MODEL, "litert-int8")
+
+
+@pytest.fixture(scope="module")
+def detector(face_models):
+    """YuNet, the detector the walk-up benchmarks use."""
+    from edge.detectors import create_detector
+
+    return create_detector("yunet", face_models)
+
+
 @pytest.fixture(scope="session")
 def backbone_weights(shared_dir) -> Path:
     return shared_dir / "models" / "backbone" / "mobilenet_v2_1.0_no_top.weights.h5"

@@ -66,7 +66,7 @@ def test_edge_report_groups_by_day_and_hour_and_writes_csv(tmp_path, capsys):
     store = CountStore(tmp_path / "counts.db")
     day = time.mktime((2026, 11, 20, 9, 15, 0, 0, 0, -1))
     for offset, label in ((0, "with_mask"), (60, "with_mask"), (3600, "without_mask"), (86400, "with_mask"),
-                          (86460, "mask_incorrect")):
+                          (86460, "mask_incorrect"), (86520, "not_judged")):
         store.add(label, 0.9, 3, ts=day + offset)
     store.close()
     assert edge_report(["--db", str(tmp_path / "counts.db"), "--csv", str(tmp_path / "days.csv")]) == 0
@@ -75,9 +75,11 @@ def test_edge_report_groups_by_day_and_hour_and_writes_csv(tmp_path, capsys):
     assert "2026-11-20 10:00" in out
     with open(tmp_path / "days.csv") as f:
         rows = list(csv.reader(f))
-    # a mask worn wrong is not compliant: a warning, not a masked person
-    assert rows == [["day", "with_mask", "without_mask", "mask_incorrect", "total", "compliance_percent"],
-                    ["2026-11-20", "2", "1", "0", "3", "66.7"], ["2026-11-21", "1", "0", "1", "2", "50.0"]]
+    # a mask worn wrong is not compliant: a warning, not a masked person; someone not judged is counted in
+    # the total but neither way in compliance
+    assert rows == [["day", "with_mask", "without_mask", "mask_incorrect", "not_judged", "total",
+                     "compliance_percent"],
+                    ["2026-11-20", "2", "1", "0", "0", "3", "66.7"], ["2026-11-21", "1", "0", "1", "1", "3", "50.0"]]
     assert edge_report(["--db", str(tmp_path / "counts.db"), "--by", "hour", "--since", "2026-11-21"]) == 0
     assert "2026-11-20" not in capsys.readouterr().out
 

@@ -5,10 +5,8 @@ import numpy as np
 import pytest
 from conftest import unmasked_face
 
-from edge.classifiers import load_classifier
 from edge.counts import CountStore
 from edge.detectors import create_detector
-from edge.paths import DEFAULT_MODEL
 from edge.pipeline import Pipeline
 
 BACKGROUND = np.full((480, 640, 3), 80, np.uint8)
@@ -26,16 +24,6 @@ class CountingClassifier:
     def classify(self, crops):
         self.faces += len(crops)
         return self.inner.classify(crops)
-
-
-@pytest.fixture(scope="module")
-def classifier():
-    return load_classifier(DEFAULT_MODEL, "litert-int8")
-
-
-@pytest.fixture(scope="module")
-def detector(face_models):
-    return create_detector("yunet", face_models)
 
 
 def pipeline(detector, classifier, tmp_path, **speed):

@@ -190,7 +190,7 @@ HA_REQUIRED = {"unique_id", "state_topic", "device", "availability_topic", "payl
 
 
 def check_discovery(configs: dict[str, bytes], device_topic: str) -> None:
-    assert len(configs) == 5, sorted(configs)  # a sensor per label, compliance, the violation binary sensor
+    assert len(configs) == 6, sorted(configs)  # a sensor per label and not judged, compliance, the violation
     devices, unique = set(), set()
     for topic, payload in configs.items():
         assert HA_TOPIC.fullmatch(topic), topic
@@ -205,7 +205,7 @@ def check_discovery(configs: dict[str, bytes], device_topic: str) -> None:
         unique.add(config["unique_id"])
         if "/binary_sensor/" in topic:
             assert (config["payload_on"], config["payload_off"]) == ("ON", "OFF")
-    assert len(devices) == 1 and len(unique) == 5  # one HA device per doorway, an id per entity
+    assert len(devices) == 1 and len(unique) == 6  # one HA device per doorway, an id per entity
 
 
 @pytest.mark.shared
@@ -229,7 +229,7 @@ def test_events_state_availability_and_discovery_after_a_run(tmp_path, face_mode
     kept = retained(broker.port)
     assert kept["maskwatch/door1/availability"] == b"offline"  # a clean stop says so
     state = json.loads(kept["maskwatch/door1/state"])
-    assert state["today"] == {"with_mask": 0, "without_mask": 3, "mask_incorrect": 0}
+    assert state["today"] == {"with_mask": 0, "without_mask": 3, "mask_incorrect": 0, "not_judged": 0}
     assert state["compliance"] == 0.0 and state["last_event"] == events[-1]["time"]
     check_discovery({t: p for t, p in kept.items() if t.startswith("homeassistant/")}, "maskwatch/door1")
 
@@ -388,10 +388,11 @@ def test_fleet_report_shows_every_doorway(tmp_path, face_models, walk_video, bro
     out = capsys.readouterr().out
     assert "2 doorway(s)" in out
     lines = (tmp_path / "doors.csv").read_text().splitlines()
-    assert lines[0].startswith("doorway,with_mask,without_mask,mask_incorrect,total,compliance_percent,status")
-    assert [line.split(",")[:6] + line.split(",")[6:7] for line in lines[1:]] == [
-        ["back-door", "0", "1", "0", "1", "0.0", "offline"], ["front-door", "0", "1", "0", "1", "0.0", "offline"],
-        ["total", "0", "2", "0", "2", "0.0", ""]]
+    assert lines[0].startswith("doorway,with_mask,without_mask,mask_incorrect,not_judged,total,compliance_percent,"
+                               "status")
+    assert [line.split(",")[:8] for line in lines[1:]] == [
+        ["back-door", "0", "1", "0", "0", "1", "0.0", "offline"],
+        ["front-door", "0", "1", "0", "0", "1", "0.0", "offline"], ["total", "0", "2", "0", "0", "2", "0.0", ""]]
     broker.stop()
     assert edge_report(["--mqtt", f"127.0.0.1:{broker.port}"]) == 1
     assert "cannot reach the MQTT broker" in capsys.readouterr().err

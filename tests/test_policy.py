@@ -64,14 +64,16 @@ def test_a_policy_naming_an_unknown_severity_or_label_is_refused(bundle3, tmp_pa
         manifests.load(tmp_path)
 
 
-def test_the_summary_counts_incorrect_masks_and_leaves_them_out_of_compliance(tmp_path):
+def test_the_summary_counts_incorrect_masks_and_leaves_them_and_the_not_judged_out_of_compliance(tmp_path):
     store = CountStore(tmp_path / "counts.db")
-    for label in ("with_mask", "with_mask", "mask_incorrect", "without_mask"):
+    for label in ("with_mask", "with_mask", "mask_incorrect", "without_mask", "not_judged"):
         store.add(label, 0.9, 3)
     policy = Policy({"with_mask": OK, "without_mask": VIOLATION, "mask_incorrect": WARNING})
     line = summary(store.session(), policy, 10.0, store.totals(), "counts.db")
-    assert line == ("masked=2 unmasked=1 incorrect=1 compliance=50.0% fps=10.0 "
-                    "(this run; counts.db holds masked=2 unmasked=1 incorrect=1 in all)")
+    # compliance is over the four people judged: the one never seen well enough is neither way
+    assert line == ("masked=2 unmasked=1 incorrect=1 not_judged=1 compliance=50.0% fps=10.0 "
+                    "(this run; counts.db holds masked=2 unmasked=1 incorrect=1 not_judged=1 in all)")
+    assert policy.compliance({"not_judged": 3}) is None
     store.close()
     # a site that counts a mask worn wrong as compliant says so in [policy]
     assert "compliance=75.0%" in summary({"with_mask": 2, "mask_incorrect": 1, "without_mask": 1},

@@ -92,13 +92,22 @@ def test_walkthrough_judges_person_by_person():
 
     labels = ["with_mask", "without_mask", "mask_incorrect"]
     # the faces' own boxes are (100, 100, 50, 60) and (300, 100, 50, 60); matches() gave each person's index
-    people = [("without_mask", [102, 98, 48, 62], 0),  # face 0 (with_mask) counted unmasked
-              ("with_mask", [600, 400, 40, 40], None),  # nowhere near a boxed face: a false face
-              ("without_mask", [301, 102, 50, 58], 1), ("without_mask", [299, 100, 52, 60], 1),  # face 1 twice
-              ("with_mask", [800, 100, 40, 50], None)]  # a face the annotators did not box
+    people = [("without_mask", [102, 98, 48, 62], 0, 0.9),  # face 0 (with_mask) counted unmasked
+              ("with_mask", [600, 400, 40, 40], None, 0.8),  # nowhere near a boxed face: a false face
+              ("without_mask", [301, 102, 50, 58], 1, 0.9), ("without_mask", [299, 100, 52, 60], 1, 0.9),  # twice
+              ("with_mask", [800, 100, 40, 50], None, 0.9),  # a face the annotators did not box
+              ("not_judged", [1000, 300, 40, 40], None, 0.7)]  # a false face, but not counted as a label
     clip = Clip("p", ["with_mask", "without_mask"], [60.0, 60.0], {}, people)
     judged = clip.judge(labels, 40, unboxed=[[805, 95, 36, 52]], false_faces=[[598, 402, 44, 38]])
     assert judged["right"] == {"with_mask": 0, "without_mask": 1, "mask_incorrect": 0}
-    assert judged["extra"] == 2 and judged["unboxed"] == 1 and judged["false_faces"] == 1
+    assert judged["extra"] == 3 and judged["extra_not_judged"] == 1
+    assert judged["unboxed"] == 1 and judged["false_faces"] == 1
     assert judged["confusion"] == {"with_mask": {"without_mask": 1}, "without_mask": {"without_mask": 1}}
     assert not judged["exact"]
+    # a face too small to be required may be left not judged, but a label it was not is a wrong count
+    small = Clip("s", ["with_mask", "without_mask"], [20.0, 20.0], {},
+                 [("not_judged", [100, 100, 50, 60], 0, 0.8), ("with_mask", [300, 100, 50, 60], 1, 0.8)])
+    assert small.judge(labels, 40)["need"] == {"with_mask": 0, "without_mask": 0, "mask_incorrect": 0}
+    assert small.judge(labels, 40)["exact"] is False
+    small.people.pop()
+    assert small.judge(labels, 40)["exact"] is True

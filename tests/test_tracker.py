@@ -82,3 +82,79 @@ def test_a_box_of_another_size_does_not_take_a_face_off_its_course():
         ids.add(tracks[0].id)
     assert counted == 1
     assert len(ids) == 2  # the wrong box got a track of its own, which never reached min_hits
+
+
+def steady(tracker, boxes, probabilities, scores, qualities=None):
+    """Feed one face's boxes with their probabilities and (score, quality) evidence; the tracks counted."""
+    counted = []
+    for i, (box, p) in enumerate(zip(boxes, probabilities, strict=True)):
+        quality = box[2] if qualities is None else qualities[i]
+        _, confirmed = tracker.update(box[None], p[None], evidence=np.array([[scores[i], 0.0, quality]]))
+        counted += confirmed
+    return counted
+
+
+def test_a_static_pattern_the_face_check_turns_down_is_never_counted_nor_keeps_detection_busy():
+    tracker = Tracker(violation_index=1, threshold=0.5, min_hits=3, face_score=0.66, judge_px=32, judge_frames=3)
+    boxes = [np.array([200.0, 150.0, 60.0, 60.0])] * 300  # a pattern on the wall: found on every frame
+    counted = steady(tracker, boxes, [WITHOUT] * 300, [0.62] * 300)
+    assert counted == [] and not tracker.someone_new()  # past min_hits it is looked at like anybody counted
+    assert tracker.finish() == []
+    # the same track with one frame scored like a face is a person
+    tracker = Tracker(violation_index=1, threshold=0.5, min_hits=3, face_score=0.66, judge_px=32, judge_frames=3)
+    (person,) = steady(tracker, boxes[:10], [WITHOUT] * 10, [0.62] * 5 + [0.8] + [0.62] * 4)
+    assert person.label == 1
+
+
+def test_a_face_first_seen_small_and_blurred_is_labelled_by_its_best_frames():
+    """Far away, the model called the person masked; close up and sharp, unmasked: the close frames decide,
+    and the person is counted once the judge_frames large frames are in, not at min_hits."""
+    tracker = Tracker(violation_index=1, threshold=0.5, min_hits=3, judge_px=32, judge_frames=3, best_frames=3)
+    widths = [16, 18, 20, 22, 24, 26, 28, 30, 40, 60, 80, 100, 120]
+    boxes = [np.array([100.0, 100.0, w, w]) for w in widths]
+    probabilities = [WITH] * 9 + [WITHOUT] * 4  # the 40 px frame was still blurred: masked, of low detail
+    qualities = [1.0] * 8 + [2.0, 30.0, 40.0, 50.0, 60.0]
+    counted = []
+    for i, (box, p) in enumerate(zip(boxes, probabilities, strict=True)):
+        _, confirmed = tracker.update(box[None], p[None], evidence=np.array([[0.9, 0.0, qualities[i]]]))
+        counted += [(i, t, [q for q, _ in t.best]) for t in confirmed]
+    ((frame, person, judged_on),) = counted
+    assert frame == 10 and person.label == 1  # the third frame at least 32 px wide
+    assert judged_on == [40.0, 30.0, 2.0]
+    # with the mean over every frame, as the tracker counted before, the small frames would have won
+    assert int(np.argmax(person.mean_probabilities)) == 0
+
+
+def test_someone_never_seen_well_enough_is_counted_not_judged_when_their_track_ends():
+    tracker = Tracker(violation_index=1, threshold=0.5, min_hits=3, max_misses=2, face_score=0.66, judge_px=32)
+    far = [np.array([300.0 + i, 50.0, 20.0, 20.0]) for i in range(20)]
+    assert steady(tracker, far, [WITHOUT] * 20, [0.8] * 20) == []  # never 32 px: not counted in view
+    ended = []
+    for _ in range(3):  # gone: the track ends after max_misses
+        ended += tracker.update(np.zeros((0, 4)), np.zeros((0, 2)))[1]
+    assert [(t.label, t.counted) for t in ended] == [(None, True)]
+    # and a clean stop counts who is still in view the same way
+    tracker = Tracker(violation_index=1, threshold=0.5, min_hits=3, face_score=0.66, judge_px=32)
+    steady(tracker, far[:5], [WITHOUT] * 5, [0.8] * 5)
+    assert [t.label for t in tracker.finish()] == [None] and tracker.tracks == []
+
+
+def test_a_back_of_head_track_is_counted_not_judged_never_unmasked():
+    """YuNet scores some backs of heads like faces (0.8), but puts their landmarks as a far profile's: turned 2.5
+    away on every frame, such a track has no frame to judge a mask on, whatever the model said."""
+    tracker = Tracker(violation_index=1, threshold=0.5, min_hits=3, face_score=0.66, judge_px=32, max_turn=2.0,
+                      judge_frames=3)
+    head = [np.array([200.0 + 2 * i, 120.0, 70.0, 80.0]) for i in range(40)]
+    counted = []
+    for box in head:
+        counted += tracker.update(box[None], WITHOUT[None], evidence=np.array([[0.8, 2.5, 50.0]]))[1]
+    assert counted == []  # not counted unmasked while in view
+    assert [(t.label, t.counted) for t in tracker.finish()] == [(None, True)]
+    # the same person turning to the camera for three frames is judged on those
+    tracker = Tracker(violation_index=1, threshold=0.5, min_hits=3, face_score=0.66, judge_px=32, max_turn=2.0,
+                      judge_frames=3)
+    turns = [2.5] * 30 + [0.2] * 3
+    counted = []
+    for box, turned in zip(head, turns, strict=False):
+        counted += tracker.update(box[None], WITHOUT[None], evidence=np.array([[0.8, turned, 50.0]]))[1]
+    assert [t.label for t in counted] == [1]

@@ -138,7 +138,7 @@ def test_view_serves_page_stream_and_status_while_edge_run_counts(tmp_path, face
         status, body = get(url + "status.json")
         figures = json.loads(body)
         assert status == 200 and figures["detector"] == "yunet" and figures["backend"] == "litert-int8"
-        assert set(figures["today"]["counts"]) == {"with_mask", "without_mask", "mask_incorrect"}
+        assert set(figures["today"]["counts"]) == {"with_mask", "without_mask", "mask_incorrect", "not_judged"}
         assert figures["frames"] > 0 and figures["fps"] > 0 and "detect" in figures["stages_ms"]
         assert figures["aim"]["median_face_px"] > 100 and "px" in figures["aim"]["hint"]
         assert get(url + "nothing")[0] == 404

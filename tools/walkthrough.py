@@ -46,17 +46,18 @@ import cv2
 import numpy as np
 
 from edge import config as configs
-from edge.cli import Parser, whole_number
+from edge.cli import Parser, key_number, whole_number
 from edge.cli.run import load_models
 from edge.counts import MEMORY, CountStore
 from edge.crops import iou_matrix
 from edge.images import read_image
 from edge.pipeline import Pipeline
-from edge.policy import resolve
+from edge.policy import NOT_JUDGED, resolve
 from train.dataset import voc_faces
 from train.split import held_out
 
 UNBOXED = Path(__file__).with_name("walkthrough-unboxed.json")
+KEEP_FACES = 0.995  # of the real faces, the share the face check must let through
 FRAME = (640, 480)
 FRAMES = 30
 # The settings compared, as edge-run's [speed] section would hold them.
@@ -141,8 +142,9 @@ class Clip:
     truth: list[str]  # label of each face
     widths: list[float]  # its width in the last frame, px
     counted: dict[str, int]
-    # each counted person: (label, its box in the photo's pixels, the truth face it is or None)
-    people: list[tuple[str, list[float], int | None]] = dataclasses.field(default_factory=list)
+    # each counted person: (label, its box in the photo's pixels, the truth face it is or None, the detector's
+    # best score for it)
+    people: list[tuple[str, list[float], int | None, float]] = dataclasses.field(default_factory=list)
     last_frame: np.ndarray | None = None
     last_faces: list = dataclasses.field(default_factory=list)
 
@@ -157,16 +159,18 @@ class Clip:
         need = {label: 0 for label in labels}
         right = dict(need)
         seen: dict[int, str] = {}
-        extra = unboxed_people = false = 0
-        for label, box, face in self.people:
+        extra = unboxed_people = false = extra_not_judged = 0
+        for label, box, face, _ in self.people:
             if face is None:
                 if len(unboxed) and matches([box], unboxed)[0] is not None:
                     unboxed_people += 1
                 else:
                     extra += 1
+                    extra_not_judged += label == NOT_JUDGED
                     false += len(false_faces) > 0 and matches([box], false_faces)[0] is not None
             elif face in seen:
                 extra += 1  # the same face counted twice
+                extra_not_judged += label == NOT_JUDGED
             else:
                 seen[face] = label
         wrong = 0
@@ -182,9 +186,10 @@ class Clip:
                     right[label] += 1
                 else:
                     wrong += 1
-            elif face in seen and seen[face] != label:
-                wrong += 1  # a small face need not be counted, but not counted wrong either
-        return {"need": need, "right": right, "extra": extra, "unboxed": unboxed_people, "false_faces": false,
+            elif face in seen and seen[face] not in (label, NOT_JUDGED):
+                wrong += 1  # a small face need not be counted (or judged), but not counted wrong either
+        return {"need": need, "right": right, "extra": extra, "extra_not_judged": extra_not_judged,
+                "unboxed": unboxed_people, "false_faces": false,
                 "confusion": {truth: dict(row) for truth, row in confusion.items()}, "exact": wrong == 0 and extra == 0}
 
 
@@ -193,25 +198,26 @@ def run_clip(pipeline: Pipeline, photo: np.ndarray, name: str, faces, keep: bool
     path = windows(photo.shape, boxes)
     result = None
     seen: dict[int, list[np.ndarray]] = {}
-    counted: list[tuple[int, str]] = []
-    pipeline.on_count = lambda label, track: counted.append((track.id, label))
+    counted: list[tuple[int, str, float]] = []
+    pipeline.on_count = lambda label, track: counted.append((track.id, label, track.best_score))
     for window in path:
         frame = frame_at(photo, window)
         result = pipeline.process(frame)
         for face in result.faces:
             seen.setdefault(face.track, []).append(to_photo(np.array(face.box, np.float64), window))
+    pipeline.finish()  # the clip ends: so does everyone's track
     people = []
-    for track_id, label in counted:
+    for track_id, label, score in counted:
         box = np.median(np.stack(seen[track_id]), axis=0)
-        people.append((label, [round(float(v), 1) for v in box], matches([box], boxes)[0]))
+        people.append((label, [round(float(v), 1) for v in box], matches([box], boxes)[0], round(score, 4)))
     widths = in_frame(boxes, path[-1])[:, 2].tolist()
     return Clip(name, [label for label, _ in faces], widths, pipeline.store.session(), people,
                 frame if keep else None, result.faces if keep else [])
 
 
-def photos(data: Path, every: int, limit: int | None):
-    """(name, picture, faces) of the held-out photos with one to three boxed faces."""
-    names = sorted(p.stem for p in (data / "annotations").glob("*.xml") if held_out(p.stem))
+def photos(data: Path, every: int, limit: int | None, training: bool = False):
+    """(name, picture, faces) of the held-out (or the ``training``) photos with one to three boxed faces."""
+    names = sorted(p.stem for p in (data / "annotations").glob("*.xml") if held_out(p.stem) != training)
     chosen = 0
     for index, name in enumerate(names):
         if index % every:
@@ -225,7 +231,7 @@ def photos(data: Path, every: int, limit: int | None):
             return
 
 
-def summarize(judged: list[dict], clips: list[Clip], labels: list[str]) -> dict:
+def summarize(judged: list[dict], clips: list[Clip], labels: list[str], min_face: float) -> dict:
     need = {label: sum(j["need"][label] for j in judged) for label in labels}
     right = {label: sum(j["right"][label] for j in judged) for label in labels}
     incorrect = [c for c in clips if "mask_incorrect" in c.truth and "mask_incorrect" not in labels]
@@ -238,13 +244,24 @@ def summarize(judged: list[dict], clips: list[Clip], labels: list[str]) -> dict:
         "counted_right_share": {label: round(right[label] / need[label], 4) if need[label] else None
                                 for label in labels},
         "extra_people": sum(j["extra"] for j in judged),
+        "extra_not_judged": sum(j["extra_not_judged"] for j in judged),
         "extra_per_clip": round(sum(j["extra"] for j in judged) / max(1, len(clips)), 4),
         "exactly_right": round(sum(j["exact"] for j in judged) / max(1, len(clips)), 4),
         "unboxed_people": sum(j["unboxed"] for j in judged),
         "extra_on_reviewed_false_faces": sum(j["false_faces"] for j in judged),
         "countable_counted_as": {truth: dict(row) for truth, row in confusion.items()},
         "clips_with_incorrect_masks": len(incorrect),
+        "face_score_floor": face_score_floor(clips, min_face),
     }
+
+
+def face_score_floor(clips: list[Clip], min_face: float, keep: float = KEEP_FACES) -> float | None:
+    """The detector score that ``keep`` of the countable real faces counted reached on their best frame:
+    run on the training photos with the face check off (``--photos training --tracker face_score=0``), it is the
+    floor ``[tracker] face_score`` defaults to for the detector."""
+    best = [score for clip in clips for _, _, face, score in clip.people
+            if face is not None and clip.widths[face] >= min_face]
+    return round(float(np.quantile(best, 1 - keep)), 3) if best else None
 
 
 def worst_png(path: Path, clips: list[Clip], judged: list[dict], policy, title: str) -> None:
@@ -287,6 +304,10 @@ def main(argv=None) -> int:
     p.add_argument("--setting", nargs="+", default=["every-frame", "fast"], choices=list(SETTINGS))
     p.add_argument("--model", default=None, help="model bundle (default: the shipped one)")
     p.add_argument("--min-face", type=whole_number(8), default=40, help="px in the last frame to be countable")
+    p.add_argument("--photos", choices=("held-out", "training"), default="held-out",
+                   help="training: the photos a model may learn from, to fit the face check's floor on")
+    p.add_argument("--tracker", nargs="+", type=key_number, default=[], metavar="KEY=VALUE",
+                   help="[tracker] settings to change, e.g. face_score=0 (the face check off) or judge_frames=5")
     p.add_argument("--every", type=whole_number(1), default=1, help="take every n-th held-out photo")
     p.add_argument("--limit", type=whole_number(1), default=None, help="at most this many clips")
     p.add_argument("--unboxed", type=Path, default=UNBOXED,
@@ -306,30 +327,38 @@ def main(argv=None) -> int:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         p.error(f"cannot read the review of unboxed faces {args.unboxed} ({exc!r}) — give --unboxed "
                 "tools/walkthrough-unboxed.json")
+    tracker = dict(args.tracker)
+    try:
+        configs.from_dict({"tracker": tracker}, "--tracker")
+    except configs.ConfigError as exc:
+        p.error(str(exc))
     results = []
     for detector_name in args.detector:
         for setting in args.setting:
             config = configs.from_dict({"detector": {"name": detector_name, "model_dir": str(args.detector_dir),
                                                      "threads": 1},
+                                        "tracker": tracker,
                                         "model": {"path": args.model} if args.model else {},
                                         "speed": SETTINGS[setting]})
             classifier, detector = load_models(config)
             labels = classifier.manifest.labels
             keep = args.png is not None and not results
             clips, judged, started = [], [], time.perf_counter()
-            for number, (name, photo, faces) in enumerate(photos(args.data, args.every, args.limit), 1):
+            chosen = photos(args.data, args.every, args.limit, args.photos == "training")
+            for number, (name, photo, faces) in enumerate(chosen, 1):
                 pipeline = Pipeline(detector, classifier, CountStore(MEMORY), **dataclasses.asdict(config.tracker),
                                     **config.speed.settings(detector.name))
                 clips.append(run_clip(pipeline, photo, name, faces, keep))
                 judged.append(clips[-1].judge(labels, args.min_face, unboxed.get(name, []), false_faces.get(name, [])))
                 if number % 50 == 0:
                     print(f"  {detector_name} {setting}: {number} clips ...", file=sys.stderr, flush=True)
-            summary = summarize(judged, clips, labels)
+            summary = summarize(judged, clips, labels, args.min_face)
             summary.update(detector=detector_name, setting=setting, speed=config.speed.settings(detector.name),
                            model=classifier.shown_name, seconds=round(time.perf_counter() - started, 1))
             print(json.dumps({k: summary[k] for k in ("detector", "setting", "clips", "counted_right_share",
-                                                       "extra_per_clip", "exactly_right", "unboxed_people",
-                                                       "extra_on_reviewed_false_faces")}))
+                                                       "extra_per_clip", "extra_not_judged", "exactly_right",
+                                                       "unboxed_people", "extra_on_reviewed_false_faces",
+                                                       "face_score_floor")}))
             if keep:
                 worst_png(args.png, clips, judged, resolve(classifier.manifest, {}),
                           f"worst clips: {detector_name}, {setting} ({summary['clips']} clips)")

@@ -1,12 +1,15 @@
 """``python -m train.evaluate_scenes``: the device's detector and a model bundle on photos with face boxes.
 
-Each photo of a scene set (``images/`` + ``annotations/`` in Pascal VOC) goes through what edge-run
-does with a frame: the face detector, the manifest's crop rule, the classifier, the threshold and the
-policy. Detections are matched to the boxes (IoU at least ``--min-iou``, best pairs first) and the
-report says, per class and per face size:
+Each photo of a scene set (``images/`` + ``annotations/`` in Pascal VOC) goes through edge-run's own
+pipeline as a frame of its own: the face detector, the face check of ``[tracker]`` (a detection below the
+detector's ``face_score`` is no person; one narrower than ``judge_px`` or turned more than ``max_turn`` is
+counted *not judged*, never an alert; ``--no-face-check`` turns it off), the manifest's crop rule, the
+classifier, the threshold and the policy. Detections are matched to the boxes (IoU at least
+``--min-iou``, best pairs first) and the report says, per class and per face size:
 
 - *detection recall*: boxed faces the detector found;
-- *classification on found faces*: each found face's label against its box's (a confusion matrix);
+- *classification on found faces*: each found face's label against its box's (a confusion matrix of
+  the faces judged; the not judged are counted per label and are not right);
 - *violations found and flagged*: boxed violations (by the policy) that were found, and called one;
 - *alert precision*: of the detections called a violation, the share that are a boxed violation; a
   detection that matches no box counts against it (crowd photos leave some real faces unboxed: the
@@ -26,6 +29,7 @@ Usage::
         --detector yunet --detector-dir ../shared/models/face --out runs/scenes-default
 """
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -33,8 +37,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from edge.cli import Parser, number, run_main
+from edge.cli import Parser, key_number, number, run_main
 from edge.metrics import SIZE_BUCKETS, confusion_matrix, predict_labels
+from edge.policy import NOT_JUDGED
 
 from .dataset import DatasetError, is_scene_set, voc_faces
 from .split import held_out
@@ -63,13 +68,22 @@ def bucket(size: float) -> str:
     return next(name for low, high, name in SIZE_BUCKETS if low <= size < high)
 
 
+# The face check off: every detection is a person, judged at any size and turn (the evaluator before it had one).
+NO_FACE_CHECK = {"face_score": 0.0, "judge_px": 0, "max_turn": float("inf")}
+
+
 def evaluate(model: str, data: Path, detector_name: str, detector_dir: str, use_all: bool = False,
-             min_iou: float = 0.3, min_face: float = 12, progress: bool = True, backend: str | None = None) -> dict:
-    """Per-face records of every photo and the figures computed from them."""
+             min_iou: float = 0.3, min_face: float = 12, progress: bool = True, backend: str | None = None,
+             face_check: bool = True, tracker: dict | None = None) -> dict:
+    """Per-face records of every photo and the figures computed from them; ``tracker``: [tracker] settings
+    changed from edge-run's defaults."""
+    from edge import config as configs
     from edge.classifiers import load_classifier
+    from edge.counts import MEMORY, CountStore
     from edge.crops import CropRule, crop_face
     from edge.detectors import create_detector
     from edge.images import read_image
+    from edge.pipeline import Pipeline
     from edge.policy import VIOLATION, resolve
 
     if not is_scene_set(data):
@@ -77,10 +91,17 @@ def evaluate(model: str, data: Path, detector_name: str, detector_dir: str, use_
     classifier = load_classifier(model, backend)
     manifest = classifier.manifest
     policy = resolve(manifest, {})
-    detector = None if detector_name == "boxes" else create_detector(detector_name, detector_dir)
     rule = CropRule(manifest.crop.margin, manifest.crop.square)
+    pipeline = None
+    if detector_name != "boxes":
+        # edge-run's own pipeline and [tracker] defaults on each photo as a frame of its own: the face check
+        # drops the detector's false faces, faces too small or turned to judge are counted as not judged.
+        settings = configs.from_dict({"tracker": tracker or {}}, "--tracker").tracker
+        tracking = dataclasses.asdict(settings) | ({} if face_check else NO_FACE_CHECK)
+        pipeline = Pipeline(create_detector(detector_name, detector_dir), classifier, CountStore(MEMORY),
+                            **tracking)
     names = sorted(p.stem for p in (data / "annotations").glob("*.xml") if use_all or held_out(p.stem))
-    faces, unmatched_flags = [], []
+    faces, unmatched_flags, turned_down = [], [], 0
     for name in tqdm(names, desc="scenes", unit="photo", disable=not progress):
         image = next((p for p in (data / "images").glob(f"{name}.*")), None)
         if image is None:
@@ -88,25 +109,32 @@ def evaluate(model: str, data: Path, detector_name: str, detector_dir: str, use_
         bgr = read_image(image).bgr
         truth = voc_faces(data / "annotations" / f"{name}.xml")
         boxes = np.array([box for _, box in truth], dtype=np.float64).reshape(-1, 4)
-        found = boxes if detector is None else detector.detect(bgr)[:, :4]
-        predicted = np.zeros(len(found), int)
-        if len(found):
-            crops = np.stack([crop_face(bgr, box, rule, classifier.size) for box in found])
-            predicted = predict_labels(classifier.classify(crops), manifest.violation_index, manifest.threshold)
+        if pipeline is None:
+            found, predicted = boxes, []
+            if len(found):
+                crops = np.stack([crop_face(bgr, box, rule, classifier.size) for box in found])
+                predicted = [manifest.labels[i] for i in
+                             predict_labels(classifier.classify(crops), manifest.violation_index, manifest.threshold)]
+        else:
+            detected = pipeline.process(bgr, independent=True).faces
+            people = [face for face in detected if face.person is not None]
+            turned_down += len(detected) - len(people)
+            found = np.array([face.box for face in people], dtype=np.float64).reshape(-1, 4)
+            predicted = [face.person for face in people]
         pairs = dict(match(boxes, found, min_iou))
         for t, (label, box) in enumerate(truth):
             f = pairs.get(t)
             if min(box[2:]) < min_face:
                 continue
             faces.append({"photo": name, "label": label, "size": float(min(box[2:])),
-                          "predicted": None if f is None else manifest.labels[predicted[f]]})
+                          "predicted": None if f is None else predicted[f]})
         matched = set(pairs.values())
-        unmatched_flags += [{"photo": name, "box": [round(float(v)) for v in found[f]],
-                             "predicted": manifest.labels[predicted[f]]}
+        unmatched_flags += [{"photo": name, "box": [round(float(v)) for v in found[f]], "predicted": predicted[f]}
                             for f in range(len(found)) if f not in matched]
     return {"model": classifier.shown_name, "backend": classifier.artifact.backend,
-            "detector": "boxes" if detector is None else detector.name, "photos": len(names), "min_iou": min_iou,
-            "min_face": min_face, "policy": policy.severity,
+            "detector": "boxes" if pipeline is None else pipeline.detector.name, "photos": len(names),
+            "min_iou": min_iou, "min_face": min_face, "policy": policy.severity,
+            "face_check": pipeline is not None and face_check, "turned_down_by_face_check": turned_down,
             **figures(faces, unmatched_flags, manifest.labels, policy, VIOLATION),
             "faces": faces, "unmatched": unmatched_flags}
 
@@ -122,13 +150,13 @@ def figures(faces: list[dict], unmatched: list[dict], labels: list[str], policy,
             if sized:
                 row[name] = [sum(f["predicted"] is not None for f in sized), len(sized)]
         detection[label] = row
-    judged = [f for f in faces if f["predicted"] is not None and f["label"] in labels]
+    judged = [f for f in faces if f["predicted"] not in (None, NOT_JUDGED) and f["label"] in labels]
     matrix = confusion_matrix(np.array([labels.index(f["label"]) for f in judged], int),
                               np.array([labels.index(f["predicted"]) for f in judged], int), len(labels))
     classification = {}
     for label in truths:
         mine = [f for f in faces if f["predicted"] is not None and f["label"] == label]
-        row = {"found": len(mine), "called": {x: sum(f["predicted"] == x for f in mine) for x in labels}}
+        row = {"found": len(mine), "called": {x: sum(f["predicted"] == x for f in mine) for x in [*labels, NOT_JUDGED]}}
         if label in labels:
             row["recall"] = row["called"][label] / len(mine) if mine else None
             for _, _, name in SIZE_BUCKETS:
@@ -175,7 +203,8 @@ def render(result: dict) -> str:
         if "recall" in row:
             cells = [f"{row[b][0]}/{row[b][1]}" if b in row else "-" for b in buckets]
             recall = "-" if row["recall"] is None else f"{row['recall']:.3f}"
-            lines.append(f"{label:16}{recall:>10}" + "".join(f"{c:>10}" for c in cells))
+            lines.append(f"{label:16}{recall:>10}" + "".join(f"{c:>10}" for c in cells)
+                         + f"   ({row['called'][NOT_JUDGED]} not judged)")
         else:
             lines.append(f"{label:16} (not a label of the model) called: {row['called']}")
     a, v = result["alerts"], result["violations"]
@@ -187,6 +216,8 @@ def render(result: dict) -> str:
               f"({a['on_other_boxed_faces']} on other boxed faces, {a['on_unboxed_detections']} on unboxed detections)",
               f"masked faces called a violation: {'n/a' if masked is None else f'{100 * masked:.1f}%'}",
               f"detections matching no box: {result['unmatched_detections']}"]
+    if result["face_check"]:
+        lines.append(f"detections the face check turned down: {result['turned_down_by_face_check']}")
     return "\n".join(lines)
 
 
@@ -230,11 +261,16 @@ def main(argv=None) -> int:
     p.add_argument("--detector-dir", default=".", help="folder with the detector files")
     p.add_argument("--min-iou", type=number(0.05, maximum=0.95), default=0.3,
                    help="overlap at which a detection is a boxed face (hand-drawn boxes are loose)")
+    p.add_argument("--no-face-check", action="store_true",
+                   help="every detection is a person, judged at any size and turn (the figures before the check)")
+    p.add_argument("--tracker", nargs="+", type=key_number, default=[], metavar="KEY=VALUE",
+                   help="[tracker] settings to change, e.g. judge_px=24")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)
 
     def body(a):
-        result = evaluate(a.model, a.data, a.detector, a.detector_dir, a.all, a.min_iou, a.min_face, backend=a.backend)
+        result = evaluate(a.model, a.data, a.detector, a.detector_dir, a.all, a.min_iou, a.min_face, backend=a.backend,
+                          face_check=not a.no_face_check, tracker=dict(a.tracker))
         a.out.mkdir(parents=True, exist_ok=True)
         (a.out / "scenes.json").write_text(json.dumps(result, indent=1) + "\n")
         plot(result, a.out / "scenes.png")

@@ -38,6 +38,15 @@ def comma_list(text: str) -> list[str]:
     return names
 
 
+def key_number(text: str) -> tuple[str, float | int]:
+    """An argparse type: KEY=NUMBER, a config key given a whole number or a decimal one."""
+    key, _, value = text.partition("=")
+    try:
+        return key.strip(), float(value) if "." in value else int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=NUMBER, e.g. face_score=0.7") from None
+
+
 def number(minimum: float, above: bool = False, maximum: float = math.inf):
     """An argparse type: a finite number of at least ``minimum`` (above it, if ``above``), at most ``maximum``."""
     def parse(text: str) -> float:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .. import config as configs
 from ..counts import group, read_counts
-from ..policy import DEFAULT, OK, WORDS
+from ..policy import DEFAULT, NOT_JUDGED, OK, WORDS
 from . import Parser, comma_list, number
 
 
@@ -90,11 +90,13 @@ def fleet_body(args) -> int:
 
 
 def table_rows(labels, groups, violation: list[str]):
+    """Compliance is over the people judged: the not judged are counted, but neither way."""
     for key, counts in groups.items():
         total = sum(counts.values())
-        compliant = total - sum(counts.get(label, 0) for label in violation)
+        judged = total - counts.get(NOT_JUDGED, 0)
+        compliant = judged - sum(counts.get(label, 0) for label in violation)
         yield [key, *[counts.get(label, 0) for label in labels], total,
-               f"{100.0 * compliant / total:.1f}" if total else "n/a"]
+               f"{100.0 * compliant / judged:.1f}" if judged else "n/a"]
 
 
 def body(args) -> int:

@@ -77,11 +77,11 @@ def build(config: configs.RunConfig, pin_factory=None):
 
     classifier, detector = load_models(config)
     policy = policies.resolve(classifier.manifest, config.policy.overrides())
-    labels = classifier.manifest.labels
+    labels = [*classifier.manifest.labels, policies.NOT_JUDGED]  # what the counts can hold
     c = config.camera
     with ExitStack() as opened:
         store = opened.enter_context(closing(CountStore(config.output.db, outbox=config.mqtt.host is not None)))
-        view = open_view_for(config, classifier, detector, policy)
+        view = open_view_for(config, classifier, detector, policy, labels)
         publisher = open_publisher(config.mqtt, config.output.db, policy, labels,
                                    f"{classifier.manifest.name}@{classifier.artifact.sha256[:12]}")
         observers = [o for o in (view, publisher) if o is not None]
@@ -103,13 +103,13 @@ def build(config: configs.RunConfig, pin_factory=None):
     return pipeline, camera, alerts, store, observers, policy
 
 
-def open_view_for(config: configs.RunConfig, classifier, detector, policy):
+def open_view_for(config: configs.RunConfig, classifier, detector, policy, labels: list[str]):
     from ..view import open_view
     from ..view.status import accurate_from
 
     info = {"source": config.camera.source, "detector": detector.name, "model": classifier.shown_name,
             "backend": classifier.artifact.backend, "policy": policy.severity}
-    return open_view(config.view, info, config.output.db, policy, classifier.manifest.labels,
+    return open_view(config.view, info, config.output.db, policy, labels,
                      accurate_from(classifier.artifact.metrics))
 
 

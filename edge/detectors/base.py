@@ -1,4 +1,5 @@
-"""The FaceDetector interface: a frame in, face boxes out, in the frame's own pixels."""
+"""The FaceDetector interface: a frame in, face boxes out, in the frame's own pixels, with how sure and how
+turned each face is."""
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -7,7 +8,19 @@ import numpy as np
 
 from ..crops import downscale_for_detection, scale_boxes
 
-NO_FACES = np.zeros((0, 5), dtype=np.float64)
+NO_FACES = np.zeros((0, 6), dtype=np.float64)
+# The turn of a face a detector without landmarks finds: it cannot tell, and takes every face as frontal.
+NO_TURN = 0.0
+
+
+def turn(eyes: np.ndarray, nose: np.ndarray) -> np.ndarray:
+    """How far each face is turned away, from its landmarks (rows of two eyes' x, y; a nose's x, y): the nose's
+    sideways offset from between the eyes, in eye distances. 0 is frontal; real profiles measured 1-4 (YuNet
+    puts their eyes close together), the back of a bald head it took for a face 2.1-4.9."""
+    eyes = np.asarray(eyes, np.float64).reshape(-1, 4)
+    middle = (eyes[:, 0] + eyes[:, 2]) / 2
+    distance = np.hypot(eyes[:, 2] - eyes[:, 0], eyes[:, 3] - eyes[:, 1])
+    return np.abs(np.asarray(nose, np.float64).reshape(-1, 2)[:, 0] - middle) / np.maximum(distance, 1e-6)
 
 
 @dataclass(frozen=True)
@@ -44,13 +57,17 @@ class FaceDetector(ABC):
     """
 
     name: str = ""
+    # The score a real face reaches on at least one frame of its track (``[tracker] face_score``): a wall
+    # pattern or the back of a head is found frame after frame, but rarely scores like a face. 0: no check
+    # (a detector without a graded score).
+    face_score: float = 0.0
 
     def __init__(self, max_side: int = 640, min_score: float = 0.5):
         self.max_side = max_side
         self.min_score = min_score
 
     def detect(self, frame_bgr: np.ndarray, regions: np.ndarray | None = None) -> np.ndarray:
-        """Faces as rows ``(x, y, w, h, score)`` in pixels of ``frame_bgr``.
+        """Faces as rows ``(x, y, w, h, score, turn)`` in pixels of ``frame_bgr`` (``turn``: see turn()).
 
         ``regions``: search only these parts of the frame (None: all of it), rows
         ``(x0, y0, x1, y1, smallest, largest)`` as ``crops.search_regions`` makes them, the last two
@@ -69,7 +86,7 @@ class FaceDetector(ABC):
                 widths = None if np.isnan(smallest) else (smallest * factor, largest * factor)
                 part = self._detect(prepared[y0:y1, x0:x1], widths)
                 if len(part):
-                    found.append(part + [x0, y0, 0, 0, 0])
+                    found.append(part + [x0, y0, 0, 0, 0, 0])
             faces = np.vstack(found)
         if len(faces) == 0:
             return NO_FACES
@@ -87,7 +104,7 @@ class FaceDetector(ABC):
 
     @abstractmethod
     def _detect(self, prepared: np.ndarray, face_widths: tuple[float, float] | None = None) -> np.ndarray:
-        """Rows ``(x, y, w, h, score)`` on ``_prepare``'s image or a part of it.
+        """Rows ``(x, y, w, h, score, turn)`` on ``_prepare``'s image or a part of it.
 
         ``face_widths``: the smallest and largest face width expected there, in its pixels (None:
         any). A detector that searches size by size (Haar) skips the others; a network that sees

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..crops import box_centres
 from ..errors import ModelFileError
-from .base import NO_FACES, FaceDetector
+from .base import NO_FACES, NO_TURN, FaceDetector
 
 FRONTAL = "haarcascade_frontalface_default.xml"
 EYE = "haarcascade_eye.xml"
@@ -109,4 +109,4 @@ class HaarDetector(FaceDetector):
         boxes = boxes.reshape(-1, 4)
         if not len(boxes):
             return NO_FACES
-        return np.hstack([boxes, np.ones((len(boxes), 1))])
+        return np.hstack([boxes, np.ones((len(boxes), 1)), np.full((len(boxes), 1), NO_TURN)])

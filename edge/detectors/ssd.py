@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from ..errors import ModelFileError
-from .base import NO_FACES, FaceDetector, ModelFile
+from .base import NO_FACES, NO_TURN, FaceDetector, ModelFile
 
 CAFFE_FILES = ("res10_300x300_ssd_iter_140000.caffemodel", "deploy.prototxt")
 TENSORFLOW_FILES = ("opencv_face_detector_uint8.pb", "opencv_face_detector.pbtxt")
@@ -63,5 +63,6 @@ class SsdDetector(FaceDetector):
         if len(rows) == 0:
             return NO_FACES
         corners = np.clip(rows[:, 3:7], 0.0, 1.0) * [width, height, width, height]
-        boxes = np.column_stack([corners[:, :2], corners[:, 2:] - corners[:, :2], rows[:, 2]])
+        boxes = np.column_stack([corners[:, :2], corners[:, 2:] - corners[:, :2], rows[:, 2],
+                                 np.full(len(rows), NO_TURN)])
         return boxes[(boxes[:, 2] > 1) & (boxes[:, 3] > 1)].astype(np.float64)

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from ..errors import ModelFileError
-from .base import NO_FACES, FaceDetector, ModelFile
+from .base import NO_FACES, FaceDetector, ModelFile, turn
 
 MODEL_GLOB = "face_detection_yunet_*.onnx"
 FILES = (
@@ -32,6 +32,9 @@ def find_model(model_dir: Path) -> Path | None:
 
 class YunetDetector(FaceDetector):
     name = "yunet"
+    # 99.5% of the real faces in walk-up clips of scenes-ilc's training photos reached it on their best frame
+    # (tools/walkthrough.py --photos training --tracker face_score=0; docs/benchmarks.md).
+    face_score = 0.66
 
     def __init__(self, config: YunetConfig = YunetConfig(), max_side: int = 640, min_score=0.6):
         super().__init__(max_side, min_score)
@@ -55,4 +58,5 @@ class YunetDetector(FaceDetector):
         _, faces = self._net.detect(frame_bgr)
         if faces is None:
             return NO_FACES
-        return np.column_stack([faces[:, :4], faces[:, 14]]).astype(np.float64)
+        # faces[:, 4:14]: right eye, left eye, nose tip, mouth corners (x, y each)
+        return np.column_stack([faces[:, :4], faces[:, 14], turn(faces[:, 4:8], faces[:, 8:10])]).astype(np.float64)

@@ -54,7 +54,7 @@ def discovery(prefix: str, device: str, labels: list[str], version: str) -> dict
                          "model": "edge-run", "sw_version": version}}
     configs = {}
     for label in labels:
-        name = WORDS.get(label, label)
+        name = WORDS.get(label, label).replace("_", " ")
         configs[f"{DISCOVERY_PREFIX}/sensor/{node}/{label}/config"] = {
             **common, "name": f"{name} today", "unique_id": f"{node}_{label}",
             "value_template": f"{{{{ value_json.today.{label} }}}}", "unit_of_measurement": "people",
