@@ -22,7 +22,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MASKWATCH_SHARED ?= $(SHARED)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps demo demo-fleet test lint train evaluate export ship package install uninstall rollback deploy bench bench-compare sweep check-wheels fairness soak walkthrough scenes clean
+.PHONY: help setup system-deps demo demo-fleet test lint train evaluate export ship package install uninstall rollback deploy bench bench-compare sweep check-wheels check-arm fairness soak walkthrough scenes clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -154,6 +154,9 @@ sweep: setup ## train + export each input size in SWEEP_SIZES (gates off), then 
 
 check-wheels: setup ## the device's requirements install from wheels on Python 3.11-3.13, x86_64 and aarch64 (PyPI)
 	bash tools/check_wheels.sh $(VENV)/bin/pip
+
+check-arm: setup ## edge-run on arm64 Debian 13 and 12 under qemu vs this machine, same pixels (root; cached roots)
+	$(PY) tools/check_arm.py --shared $(SHARED)
 
 fairness: setup ## share of masked vs unmasked pictures where each face detector finds a face
 	$(PY) tools/detector_fairness.py --data $(SHARED)/datasets/masks --detector-dir $(DETECTORS)
