@@ -70,6 +70,7 @@ def probe(inputs: Path, out: Path, backends: list[str]) -> None:
     from edge.cli.eval import load_crops
     from edge.counts import MEMORY, CountStore
     from edge.detectors import create_detector
+    from edge.errors import EdgeError
     from edge.paths import DEFAULT_MODEL
     from edge.pipeline import Pipeline
 
@@ -78,7 +79,7 @@ def probe(inputs: Path, out: Path, backends: list[str]) -> None:
     for backend in backends:
         try:
             classifier = load_classifier(DEFAULT_MODEL, backend)
-        except Exception as exc:  # a backend that is not installed on this side is reported, not fatal
+        except EdgeError as exc:  # a backend missing on one side is a row of the table, not a traceback
             result["crops"][backend] = {"error": str(exc).splitlines()[0]}
             continue
         crops = load_crops(inputs / "crops", classifier.manifest.labels, classifier.size)
@@ -173,6 +174,7 @@ def build_root(cache: Path, distro: str) -> tuple[Path, dict]:
 def make_inputs(inputs: Path, shared: Path) -> None:
     """Decoded here once: the masks-oos crops, the demo clip's frames and a walk-up clip, all as PNG."""
     import cv2
+    import numpy as np
 
     if (inputs / "done").exists():
         return
@@ -197,7 +199,7 @@ def make_inputs(inputs: Path, shared: Path) -> None:
     import walkthrough
 
     name, photo, faces = next(walkthrough.photos(shared / "datasets" / "scenes-ilc", 1, 1))
-    path = walkthrough.windows(photo.shape, __import__("numpy").stack([box for _, box in faces]))
+    path = walkthrough.windows(photo.shape, np.stack([box for _, box in faces]))
     (inputs / "clips" / "walk-up").mkdir(parents=True)
     for n, window in enumerate(path):
         cv2.imwrite(str(inputs / "clips" / "walk-up" / f"{n:04d}.png"), walkthrough.frame_at(photo, window))
@@ -253,6 +255,16 @@ def compare(x86: dict, arm: dict) -> tuple[list[list[str]], bool]:
 
 
 def main(argv=None) -> int:
+    try:
+        return check(argv)
+    except subprocess.CalledProcessError as exc:
+        command = " ".join(exc.cmd) if isinstance(exc.cmd, list) else exc.cmd
+        print(f"check-arm: error: {command[:160]} failed (exit {exc.returncode}) — its output is above; "
+              f"a root half built is removed on the next run", file=sys.stderr)
+        return 1
+
+
+def check(argv) -> int:
     p = argparse.ArgumentParser(prog="tools/check_arm.py", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="mode")
     side = sub.add_parser("probe", help="(run by the check on each side) write the probe's results")
@@ -269,6 +281,8 @@ def main(argv=None) -> int:
         return 0
     if os.geteuid() != 0:
         p.error("debootstrap and chroot need root: run it as root (sudo make check-arm)")
+    if not (args.shared / "datasets" / "masks-oos").is_dir() or not (args.shared / "models" / "face").is_dir():
+        p.error(f"{args.shared} has no datasets/masks-oos or models/face — give --shared (../shared)")
     host_tools()
     args.cache.mkdir(parents=True, exist_ok=True)
     inputs, x86_out = args.cache / "inputs", args.cache / "x86.json"
