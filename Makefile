@@ -22,7 +22,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MASKWATCH_SHARED ?= $(SHARED)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps demo demo-fleet test lint train evaluate export ship package install uninstall rollback deploy bench bench-compare sweep check-wheels check-arm fairness soak walkthrough scenes clean
+.PHONY: help setup system-deps demo demo-fleet test lint train evaluate export ship package install uninstall rollback deploy bench bench-compare sweep check-wheels check-arm fairness soak mine-negatives negatives walkthrough scenes clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -166,6 +166,13 @@ scenes: setup ## MODEL (default: the shipped one) on scenes-ilc's held-out photo
 		--detector yunet --detector-dir $(DETECTORS) --out runs/scenes-$(notdir $(or $(MODEL),default))
 	$(PY) -m train.evaluate_scenes --model $(or $(MODEL),default) --data $(SHARED)/datasets/scenes-ilc \
 		--detector boxes --out runs/scenes-$(notdir $(or $(MODEL),default))-boxes
+
+NEGATIVES ?= runs/negatives
+mine-negatives: setup ## YuNet's false faces on scenes-ilc's walk-up clips → $(NEGATIVES)/candidates.json + contact sheets to review
+	$(PY) tools/negatives.py mine --data $(SHARED)/datasets/scenes-ilc --detector-dir $(DETECTORS) --out $(NEGATIVES)
+
+negatives: setup ## scenes-ilc + the reviewed false faces (tools/negatives-review.json) as not_face → $(NEGATIVES)/scenes-ilc
+	$(PY) tools/negatives.py write --data $(SHARED)/datasets/scenes-ilc --out $(NEGATIVES)/scenes-ilc
 
 walkthrough: setup ## real photos (scenes-ilc, held out) as walk-up clips: people counted vs the boxes → runs/walkthrough-*
 	$(PY) tools/walkthrough.py --data $(SHARED)/datasets/scenes-ilc --detector-dir $(DETECTORS) --detector yunet \

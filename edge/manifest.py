@@ -14,6 +14,7 @@ from typing import Any
 
 from . import schema
 from .errors import ModelFileError, ModelMismatchError
+from .metrics import not_face_index
 from .policy import SEVERITIES
 from .schema import spec
 
@@ -116,6 +117,10 @@ class Manifest:
     @property
     def violation_index(self) -> int | None:
         return self.labels.index(self.violation_label) if self.violation_label else None
+
+    @property
+    def not_face_index(self) -> int | None:
+        return not_face_index(self.labels)
 
     def artifact(self, backend: str) -> Artifact:
         for artifact in self.artifacts:

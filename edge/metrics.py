@@ -5,6 +5,11 @@ Kept free of scikit-learn so the device can score itself with what it already ha
 
 import numpy as np
 
+from .policy import NOT_FACE
+
+# p(not_face) at which a detection is taken for no face: more likely none than any face at all.
+NOT_FACE_AT = 0.5
+
 
 def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
     """Rows are true classes, columns predicted classes."""
@@ -110,9 +115,16 @@ def threshold_for_false_alarms(compliant_scores: list, budget: float) -> dict:
             "rule": f"lowest threshold calling at most {budget:.1%} of each set's compliant faces a violation"}
 
 
-def predict_labels(probabilities, violation_index: int | None, threshold: float | None):
-    """Class indices: argmax, except that the violation class wins at ``threshold`` or above."""
+def predict_labels(probabilities, violation_index: int | None, threshold: float | None,
+                   not_face_index: int | None = None):
+    """Class indices: argmax, except that the violation class wins at ``threshold`` or above, and that
+    with a ``not_face`` class, a face that is more likely none (``NOT_FACE_AT``) is none."""
     probabilities = np.asarray(probabilities)
+    if not_face_index is not None:
+        faces = probabilities.copy()
+        faces[:, not_face_index] = -1.0
+        predicted = predict_labels(faces, violation_index, threshold)
+        return np.where(probabilities[:, not_face_index] >= NOT_FACE_AT, not_face_index, predicted)
     predicted = probabilities.argmax(axis=1)
     if violation_index is not None and threshold is not None:
         violation = probabilities[:, violation_index] >= threshold
@@ -120,6 +132,10 @@ def predict_labels(probabilities, violation_index: int | None, threshold: float 
         others[:, violation_index] = -1.0
         predicted = np.where(violation, violation_index, others.argmax(axis=1))
     return predicted
+
+
+def not_face_index(labels) -> int | None:
+    return list(labels).index(NOT_FACE) if NOT_FACE in labels else None
 
 
 # Face sizes (shorter side of the face, px) that accuracy is reported by: a doorway camera sees 30-150 px.
@@ -149,7 +165,7 @@ def summarize(y_true, probabilities, labels, violation_label: str | None = None,
     labels = list(labels)
     violation_index = labels.index(violation_label) if violation_label in labels else None
     y_true = np.asarray(y_true, int)
-    y_pred = predict_labels(probabilities, violation_index, threshold)
+    y_pred = predict_labels(probabilities, violation_index, threshold, not_face_index(labels))
     matrix = confusion_matrix(y_true, y_pred, len(labels))
     result = {
         "n": int(len(y_true)),

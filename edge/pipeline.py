@@ -76,7 +76,8 @@ class Pipeline:
         self.labels = manifest.labels
         self.rule = CropRule(manifest.crop.margin, manifest.crop.square)
         self.violation_index, self.threshold = manifest.violation_index, manifest.threshold
-        self.tracker = Tracker(self.violation_index, self.threshold,
+        self.not_face_index = manifest.not_face_index
+        self.tracker = Tracker(self.violation_index, self.threshold, not_face_index=self.not_face_index,
                                face_score=getattr(detector, "face_score", 0.0) if face_score is None else face_score,
                                **tracking)
         self.on_count = on_count
@@ -184,7 +185,7 @@ class Pipeline:
         return FrameResult(self._faces(boxes, probabilities, tracks), [])
 
     def _faces(self, boxes, probabilities, tracks) -> list[FaceResult]:
-        predicted = predict_labels(probabilities, self.violation_index, self.threshold)
+        predicted = predict_labels(probabilities, self.violation_index, self.threshold, self.not_face_index)
         return [
             FaceResult(tuple(int(round(v)) for v in box), self.labels[p], float(probabilities[i, p]), track.id,
                        self.person(track) if track.counted else None)

@@ -12,6 +12,9 @@ SEVERITIES = (OK, WARNING, VIOLATION)
 # Someone who passed the face check but was never seen well enough to judge a mask on (far away, turned
 # away): counted, so the share is visible, but neither compliant nor a violation, and never an alert.
 NOT_JUDGED = "not_judged"
+# A model's label for what the detector took for a face and is none (a pattern, an ear, the back of a head,
+# learnt from the detector's own false faces): a track the model calls so is nobody, never counted.
+NOT_FACE = "not_face"
 # The product's labels, as the summary line and edge-report name them.
 WORDS = {"with_mask": "masked", "without_mask": "unmasked", "mask_incorrect": "incorrect", NOT_JUDGED: "not_judged"}
 DEFAULT = {"without_mask": VIOLATION, "mask_incorrect": WARNING}
@@ -33,10 +36,15 @@ class Policy:
 
 def default_for(labels: list[str], violation_label: str | None) -> dict[str, str]:
     """The severities export writes: the defaults for the labels the model has, its violation label a violation."""
-    severity = {label: DEFAULT.get(label, OK) for label in labels}
+    severity = {label: DEFAULT.get(label, OK) for label in labels if label != NOT_FACE}
     if violation_label is not None:
         severity[violation_label] = VIOLATION
     return severity
+
+
+def countable(labels: list[str]) -> list[str]:
+    """What a person can be counted as: the model's labels but ``not_face``, and not judged."""
+    return [label for label in labels if label != NOT_FACE] + [NOT_JUDGED]
 
 
 def resolve(manifest, overrides: dict[str, str | None]) -> Policy:

@@ -10,7 +10,9 @@ A track is counted once, when it has the evidence for it, not at its first frame
   than ``max_turn`` (a far profile, or the back of a head YuNet takes for one, cannot show a mask).
 
 Its label is the mean of the probabilities of its ``best_frames`` best-seen frames (largest,
-sharpest and most face-like: ``quality``), not of the first, farthest and smallest ones. A
+sharpest and most face-like: ``quality``), not of the first, farthest and smallest ones. With a
+model that has a ``not_face`` label, a track whose best frames (or, never seen well, all its frames)
+the model calls no face is nobody: it waits for better frames and, if none come, ends uncounted. A
 person who passed the face check but was never seen large enough to judge is counted as not
 judged when their track ends, never as unmasked; compliance is taken over the people judged.
 Someone standing ten seconds in the doorway is one track and one count.
@@ -54,6 +56,7 @@ class Track:
     best_score: float = 0.0  # the detector's highest score for this face
     judgeable: int = 0  # frames the face was large enough to judge
     best: list = field(default_factory=list)  # (quality, probabilities) of its best judgeable frames, best first
+    no_face: bool = False  # the model called its best frames no face, on all ``best_frames`` of them
 
     def predicted_width(self, frame: int) -> float:
         return float(self.box[2] * np.exp(self.growth * (frame - self.seen)))
@@ -77,8 +80,9 @@ class Track:
 class Tracker:
     def __init__(self, violation_index: int | None, threshold: float | None, min_hits: int = 3,
                  max_misses: int = 10, min_iou: float = 0.25, face_score: float = 0.0, judge_px: float = 0.0,
-                 max_turn: float = 1.0, judge_frames: int = 1, best_frames: int = 5):
-        self.violation_index, self.threshold = violation_index, threshold
+                 max_turn: float = 1.0, judge_frames: int = 1, best_frames: int = 5,
+                 not_face_index: int | None = None):
+        self.violation_index, self.threshold, self.not_face_index = violation_index, threshold, not_face_index
         self.min_hits, self.max_misses, self.min_iou = min_hits, max_misses, min_iou
         self.face_score, self.judge_px, self.max_turn = face_score, judge_px, max_turn
         self.judge_frames, self.best_frames = judge_frames, best_frames
@@ -99,8 +103,9 @@ class Tracker:
 
     def someone_new(self) -> bool:
         """Whether a track is not counted yet and may still be: one the face check turned down after
-        ``min_hits`` detections is looked at no more often than anybody counted (a poster stays for ever)."""
-        return any(not t.counted and (t.hits < self.min_hits or t.best_score >= self.face_score)
+        ``min_hits`` detections, or one the model called no face on all its best frames, is looked at no more
+        often than anybody counted (a poster stays for ever)."""
+        return any(not t.counted and (t.hits < self.min_hits or (t.best_score >= self.face_score and not t.no_face))
                    for t in self.tracks)
 
     def _count(self, track: Track, min_hits: int, ending: bool = False) -> bool:
@@ -109,10 +114,14 @@ class Tracker:
             return False
         if not ending and track.judgeable < self.judge_frames:
             return False
+        mean = (np.mean([probabilities for _, probabilities in track.best], axis=0) if track.best
+                else track.mean_probabilities)
+        label = int(predict_labels(mean[None], self.violation_index, self.threshold, self.not_face_index)[0])
+        if label == self.not_face_index:
+            track.no_face = len(track.best) >= self.best_frames
+            return False
         if track.best:
-            mean = np.mean([probabilities for _, probabilities in track.best], axis=0)
-            track.label = int(predict_labels(mean[None], self.violation_index, self.threshold)[0])
-            track.confidence = float(mean[track.label])
+            track.label, track.confidence = label, float(mean[label])
         track.counted = True  # with no label: not judged
         return True
 

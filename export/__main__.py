@@ -20,7 +20,7 @@ import numpy as np
 from edge import manifest as manifests
 from edge.cli import Parser, number, run_main, whole_number
 from edge.cli.bench import median_ms
-from edge.metrics import predict_labels, summarize
+from edge.metrics import not_face_index, predict_labels, summarize
 from train.runs import add_run_data_options, read_run, run_crops
 
 from .seal import seal
@@ -133,7 +133,8 @@ def export(args) -> Path:
         float_probabilities = model.predict(test_x.astype(np.float32), batch_size=64, verbose=0)
         float_metrics = summarize(test_y, float_probabilities, labels, violation, threshold)
         violation_index = labels.index(violation) if violation else None
-        float_labels = predict_labels(float_probabilities, violation_index, threshold)
+        not_face = not_face_index(labels)
+        float_labels = predict_labels(float_probabilities, violation_index, threshold, not_face)
 
         artifacts = []
         for file, precision in files.items():
@@ -167,7 +168,8 @@ def export(args) -> Path:
                 metrics["by_source"] = {
                     source: _short(summarize(test_y[mine], probabilities[mine], labels, violation, threshold))
                     for source in dict.fromkeys(test_sources) if (mine := test_sources == source).any()}
-            agreement = float(np.mean(predict_labels(probabilities, violation_index, threshold) == float_labels))
+            predicted = predict_labels(probabilities, violation_index, threshold, not_face)
+            agreement = float(np.mean(predicted == float_labels))
             one_crop = functools.partial(classifier.classify, test_x[:1])
             metrics.update(agreement_with_float=agreement, ms_per_crop=median_ms(one_crop))
             verified.append(dataclasses.replace(artifact, metrics=metrics))

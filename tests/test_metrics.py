@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edge.metrics import auc, choose_threshold, confusion_matrix, roc_curve, summarize
+from edge.metrics import auc, choose_threshold, confusion_matrix, not_face_index, predict_labels, roc_curve, summarize
 
 LABELS = ["with_mask", "without_mask"]
 
@@ -67,3 +67,19 @@ def test_false_alarm_threshold_bounds_every_set_and_steps_over_ties():
     assert threshold_for_false_alarms([[0.5, 0.5, 0.1]], 0.34)["threshold"] == pytest.approx(0.75)
     # a threshold below the manifest's floor is raised to it
     assert threshold_for_false_alarms([[0.0005, 0.0, 0.0, 0.0]], 0.5)["threshold"] == 0.001
+
+
+def test_with_a_not_face_label_a_detection_more_likely_no_face_is_none_and_the_threshold_applies_to_the_rest():
+    labels = ["with_mask", "without_mask", "mask_incorrect", "not_face"]
+    probabilities = np.array([
+        [0.1, 0.35, 0.05, 0.5],   # no face at 0.5, though p(without_mask) is over the threshold
+        [0.3, 0.25, 0.0, 0.45],   # a face: the violation wins at 0.2
+        [0.2, 0.1, 0.3, 0.4],     # a face: not_face is the argmax, yet under 0.5; mask_incorrect leads the rest
+        [0.9, 0.05, 0.05, 0.0],
+    ])
+    np.testing.assert_array_equal(predict_labels(probabilities, 1, 0.2, not_face_index(labels)), [3, 1, 2, 0])
+    m = summarize([3, 1, 2, 3], probabilities, labels, "without_mask", threshold=0.2)
+    assert m["accuracy"] == pytest.approx(3 / 4) and m["per_class"]["not_face"]["recall"] == pytest.approx(0.5)
+    # a model without the label keeps argmax and threshold alone
+    assert not_face_index(labels[:3]) is None
+    np.testing.assert_array_equal(predict_labels(probabilities[:, :3], 1, 0.2), [1, 1, 2, 0])

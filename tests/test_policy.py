@@ -10,7 +10,7 @@ from edge.cli.run import main as edge_run
 from edge.counts import CountStore
 from edge.paths import SHIPPED_MODELS
 from edge.pipeline import FaceResult, FrameResult
-from edge.policy import OK, VIOLATION, WARNING, Policy, resolve
+from edge.policy import OK, VIOLATION, WARNING, Policy, countable, default_for, resolve
 from edge.runner import summary, update_alerts
 
 
@@ -134,3 +134,13 @@ def test_edge_run_with_a_three_class_model_counts_and_alerts_by_the_configured_p
                         "--violation", "with_mask,without_mask,mask_incorrect"]) == 0
     report = capsys.readouterr().out
     assert "mask_incorrect" in report and "0.0" in report.splitlines()[-1]
+
+
+def test_not_face_is_no_count_and_has_no_severity():
+    """A model with a not_face label: nobody is counted as that (no DB label, no MQTT sensor, no edge-report
+    column), and export writes no severity for it, so the false-alarm threshold is not chosen on it either."""
+    labels = ["with_mask", "without_mask", "mask_incorrect", "not_face"]
+    assert countable(labels) == ["with_mask", "without_mask", "mask_incorrect", "not_judged"]
+    assert default_for(labels, "without_mask") == {"with_mask": OK, "without_mask": VIOLATION,
+                                                   "mask_incorrect": WARNING}
+    assert countable(labels[:2]) == ["with_mask", "without_mask", "not_judged"]

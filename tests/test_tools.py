@@ -111,3 +111,35 @@ def test_walkthrough_judges_person_by_person():
     assert small.judge(labels, 40)["exact"] is False
     small.people.pop()
     assert small.judge(labels, 40)["exact"] is True
+
+
+def test_negatives_mines_the_detectors_false_faces_and_writes_the_reviewed_ones_as_not_face(tmp_path, shared_dir,
+                                                                                             face_models):
+    """A real scenes-ilc photo on which YuNet, closing in on the boxed face, takes two other things for faces
+    (the review, tools/negatives-review.json, found both no face): mined as candidates, then written back as
+    ``not_face`` boxes that training reads as samples of that label, the boxed face kept."""
+    import shutil
+
+    from edge.crops import iou_matrix
+    from train.dataset import list_samples, voc_faces
+
+    photo = "73c0d5efa79ca21939e646835b697573"
+    source, data = shared_dir / "datasets" / "scenes-ilc", tmp_path / "scenes"
+    for folder, suffix in (("images", "jpg"), ("annotations", "xml")):
+        (data / folder).mkdir(parents=True)
+        shutil.copy(source / folder / f"{photo}.{suffix}", data / folder)
+    mined = script("tools/negatives.py", "mine", "--data", data, "--detector-dir", face_models, "--out", tmp_path / "m")
+    assert mined.returncode == 0, mined.stderr
+    candidates = json.loads((tmp_path / "m" / "candidates.json").read_text())
+    reviewed = json.loads((REPO / "tools" / "negatives-review.json").read_text())["not_faces"][photo]
+    assert len(candidates) == 2 and (tmp_path / "m" / "sheet-00.png").is_file()
+    overlap = iou_matrix(np.array([c["box"] for c in candidates], float), np.array(reviewed, float))
+    assert (overlap.max(axis=0) > 0.8).all()  # each reviewed false face is one of the candidates
+    out = tmp_path / "scenes-ilc"
+    written = script("tools/negatives.py", "write", "--data", data, "--out", out)
+    assert written.returncode == 0, written.stderr
+    faces = voc_faces(out / "annotations" / f"{photo}.xml")
+    assert [label for label, _ in faces] == [label for label, _ in voc_faces(data / "annotations" / f"{photo}.xml")] \
+        + ["not_face", "not_face"]
+    samples = list_samples([out], ["with_mask", "without_mask", "mask_incorrect", "not_face"])
+    assert sum(s.label == 3 for s in samples) == 2 and all(s.path.is_file() for s in samples)

@@ -158,3 +158,56 @@ def test_a_back_of_head_track_is_counted_not_judged_never_unmasked():
     for box, turned in zip(head, turns, strict=False):
         counted += tracker.update(box[None], WITHOUT[None], evidence=np.array([[0.8, turned, 50.0]]))[1]
     assert [t.label for t in counted] == [1]
+
+
+# A four-label model: with_mask, without_mask, mask_incorrect, not_face.
+PATTERN, FACE = np.array([0.1, 0.25, 0.05, 0.6]), np.array([0.05, 0.8, 0.05, 0.1])
+
+
+def test_a_track_the_model_calls_no_face_is_never_counted_however_face_like_its_score():
+    """A pattern scored like a face (0.8) on every frame passes the face check; the not_face label turns it down
+    while in view and when it ends, and once its best frames all say so, it keeps detection busy no more."""
+    tracker = Tracker(violation_index=1, threshold=0.3, min_hits=3, face_score=0.66, judge_px=32, judge_frames=3,
+                      best_frames=5, not_face_index=3)
+    boxes = [np.array([200.0, 150.0, 60.0, 60.0])] * 300
+    assert steady(tracker, boxes, [PATTERN] * 300, [0.8] * 300) == []
+    assert not tracker.someone_new()
+    assert tracker.finish() == []
+    # p(without_mask) 0.25 is under the threshold of 0.3, but had it been over, no face is still no face
+    tracker = Tracker(violation_index=1, threshold=0.2, min_hits=3, face_score=0.66, judge_px=32, judge_frames=3,
+                      not_face_index=3)
+    assert steady(tracker, boxes[:20], [PATTERN] * 20, [0.8] * 20) == [] and tracker.finish() == []
+
+
+def test_a_real_face_first_taken_for_no_face_is_counted_once_its_best_frames_show_a_face():
+    """Far and blurred, the model is unsure it is a face at all; the person is not counted then, and is
+    counted, once, when the larger, sharper frames come in."""
+    tracker = Tracker(violation_index=1, threshold=0.3, min_hits=3, face_score=0.66, judge_px=32, judge_frames=3,
+                      best_frames=3, not_face_index=3)
+    widths = [34, 36, 38, 40, 48, 56, 64, 72]
+    boxes = [np.array([100.0, 100.0, w, w]) for w in widths]
+    blurred = np.array([0.05, 0.1, 0.05, 0.8])
+    probabilities = [blurred] * 4 + [FACE] * 4
+    qualities = [1.0, 1.0, 1.0, 1.0, 30.0, 40.0, 50.0, 60.0]
+    counted = []
+    for i, (box, p) in enumerate(zip(boxes, probabilities, strict=True)):
+        _, confirmed = tracker.update(box[None], p[None], evidence=np.array([[0.9, 0.0, qualities[i]]]))
+        counted += [(i, t) for t in confirmed]
+    ((frame, person),) = counted
+    assert frame == 5 and person.label == 1  # two of the three best frames are the face's
+    assert tracker.finish() == []
+
+
+def test_a_track_never_seen_well_and_called_no_face_on_all_its_frames_is_nobody_not_not_judged():
+    tracker = Tracker(violation_index=1, threshold=0.3, min_hits=3, face_score=0.66, judge_px=32, max_turn=2.0,
+                      not_face_index=3)
+    head = [np.array([200.0 + 2 * i, 120.0, 70.0, 80.0]) for i in range(40)]
+    for box in head:  # turned away on every frame: never judgeable
+        assert tracker.update(box[None], PATTERN[None], evidence=np.array([[0.8, 2.5, 50.0]]))[1] == []
+    assert tracker.finish() == []
+    # the same turned-away track that the model takes for a face is a person not judged, as before
+    tracker = Tracker(violation_index=1, threshold=0.3, min_hits=3, face_score=0.66, judge_px=32, max_turn=2.0,
+                      not_face_index=3)
+    for box in head:
+        tracker.update(box[None], FACE[None], evidence=np.array([[0.8, 2.5, 50.0]]))
+    assert [(t.label, t.counted) for t in tracker.finish()] == [(None, True)]

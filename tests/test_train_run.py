@@ -142,3 +142,15 @@ def test_a_teacher_that_is_no_run_or_has_other_classes_is_a_one_line_error(small
     err = capsys.readouterr().err
     assert "has the classes without_mask, with_mask" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "y").exists()
+
+
+def test_a_few_mined_negatives_weigh_no_more_than_the_rarest_face_class():
+    from train.fit import class_weights
+
+    labels = np.repeat([0, 1, 2, 3], [600, 400, 100, 20])  # with, without, incorrect, not_face
+    free = class_weights(labels, 4)
+    assert free[3] == pytest.approx(1120 / (4 * 20))  # inverse frequency: 14 times a face
+    capped = class_weights(labels, 4, not_face=3)
+    assert capped[3] == pytest.approx(free[2]) and {i: capped[i] for i in range(3)} == {i: free[i] for i in range(3)}
+    # a not_face class commoner than the rarest face class keeps its own weight
+    assert class_weights(np.repeat([0, 1, 2, 3], [600, 400, 100, 300]), 4, not_face=3)[3] == pytest.approx(1400 / 1200)

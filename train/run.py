@@ -14,6 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from edge.metrics import not_face_index
+
 from . import plots
 from .dataset import data_checksum, is_scene_set, list_samples, resolve_labels
 from .faces import PrepConfig, prepare, save_examples
@@ -169,7 +171,7 @@ def run(args) -> dict:
 
     weights = None if args.weights == "none" else args.weights
     model = build_model(len(labels), args.size, weights, args.dropout, float16=bool(gpus), alpha=args.alpha)
-    fitted = fit(model, *arrays["train"], *arrays["val"], fit_config, teacher)
+    fitted = fit(model, *arrays["train"], *arrays["val"], fit_config, teacher, not_face_index(labels))
     model.save(out / "model.keras")
 
     probabilities = {s: predict(model, arrays[s][0], args.batch_size) for s in ("val", "test")}

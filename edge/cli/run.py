@@ -77,7 +77,7 @@ def build(config: configs.RunConfig, pin_factory=None):
 
     classifier, detector = load_models(config)
     policy = policies.resolve(classifier.manifest, config.policy.overrides())
-    labels = [*classifier.manifest.labels, policies.NOT_JUDGED]  # what the counts can hold
+    labels = policies.countable(classifier.manifest.labels)
     c = config.camera
     with ExitStack() as opened:
         store = opened.enter_context(closing(CountStore(config.output.db, outbox=config.mqtt.host is not None)))

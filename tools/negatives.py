@@ -1,0 +1,161 @@
+"""Hard negatives for the classifier's ``not_face`` label: the detector's false faces on scenes-ilc.
+
+``mine`` runs the device's detector (YuNet, edge-run's settings) over each scenes-ilc photo with one to
+three boxed faces, as tools/walkthrough.py's camera sees it closing in (every other frame of the clip), and
+keeps the detections that a face check could let through (score >= ``--min-score``) and that are no boxed
+face. The same object found in several frames is one candidate (its best-scoring box, in the photo's
+pixels). It writes ``candidates.json`` and contact sheets (``sheet-NN.png``, each crop numbered) to look at:
+crowds hold real faces the annotators did not box, and those must not be taught as "not a face".
+
+``write`` makes the training set: a Pascal VOC scene set whose annotations are scenes-ilc's with one
+``not_face`` object per false face of the review (``--review``, tools/negatives-review.json: the
+candidates looked at and found to be no face). Its images link to scenes-ilc's, and it keeps the folder
+name ``scenes-ilc``, so splits (held-out photos included) and reports are those of scenes-ilc itself.
+
+Usage::
+
+    python tools/negatives.py mine --data ../shared/datasets/scenes-ilc --detector-dir ../shared/models/face \\
+        --out runs/negatives
+    python tools/negatives.py write --data ../shared/datasets/scenes-ilc --out runs/negatives/scenes-ilc
+"""
+
+import argparse
+import json
+import os
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import cv2
+import numpy as np
+from walkthrough import frame_at, matches, to_photo, windows
+
+from edge import config as configs
+from edge.cli import Parser
+from edge.cli.run import load_models
+from edge.crops import iou_matrix
+from edge.images import read_image
+from edge.policy import NOT_FACE
+from train.dataset import voc_faces
+from train.split import held_out
+
+REVIEW = Path(__file__).with_name("negatives-review.json")
+TILE, COLUMNS, ROWS = 112, 10, 8
+
+
+def scene_photos(data: Path):
+    for xml in sorted((data / "annotations").glob("*.xml")):
+        faces = voc_faces(xml)
+        if 1 <= len(faces) <= 3:
+            yield xml.stem, np.array([box for _, box in faces], np.float64)
+
+
+def mine_photo(detector, photo: np.ndarray, truth: np.ndarray, min_score: float, every: int) -> list[dict]:
+    """The photo's false faces: detections along the walk-up path that are no boxed face, one per object."""
+    found = []
+    for window in windows(photo.shape, truth)[::every]:
+        for row in detector.detect(frame_at(photo, window)):
+            if row[4] < min_score:
+                continue
+            box = to_photo(row[:4], window)
+            # Part of a boxed face (a half face, a mouth) is no lesson in what is not a face.
+            cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+            inside = ((cx >= truth[:, 0]) & (cx <= truth[:, 0] + truth[:, 2])
+                      & (cy >= truth[:, 1]) & (cy <= truth[:, 1] + truth[:, 3])).any()
+            if not inside and matches([box], truth)[0] is None:
+                found.append((float(row[4]), box))
+    objects: list[dict] = []
+    for score, box in sorted(found, key=lambda f: -f[0]):
+        same = [o for o in objects if iou_matrix(np.array([o["box"]]), box[None])[0, 0] > 0.3]
+        if same:
+            same[0]["frames"] += 1
+        else:
+            objects.append({"box": [round(float(v), 1) for v in box], "score": round(score, 3), "frames": 1})
+    return objects
+
+
+def sheets(data: Path, candidates: list[dict], out: Path) -> list[Path]:
+    """Numbered crops of the candidates (with a margin of half a box), COLUMNS x ROWS to a sheet."""
+    paths, tiles = [], []
+    cache: dict[str, np.ndarray] = {}
+    for number, c in enumerate(candidates):
+        photo = cache.setdefault(c["photo"], read_image(data / "images" / f"{c['photo']}.jpg").bgr)
+        x, y, w, h = c["box"]
+        x0, y0 = int(max(0, x - w / 2)), int(max(0, y - h / 2))
+        crop = photo[y0:int(y + 1.5 * h), x0:int(x + 1.5 * w)]
+        tile = cv2.resize(crop, (TILE, TILE), interpolation=cv2.INTER_AREA)
+        cv2.putText(tile, str(number), (2, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(tile, str(number), (2, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 255), 1, cv2.LINE_AA)
+        tiles.append(tile)
+    per_sheet = COLUMNS * ROWS
+    for start in range(0, len(tiles), per_sheet):
+        chunk = tiles[start:start + per_sheet]
+        chunk += [np.zeros_like(tiles[0])] * (-len(chunk) % COLUMNS)
+        grid = np.vstack([np.hstack(chunk[r:r + COLUMNS]) for r in range(0, len(chunk), COLUMNS)])
+        path = out / f"sheet-{start // per_sheet:02d}.png"
+        if not cv2.imwrite(str(path), grid):
+            raise OSError(f"cannot write {path}")
+        paths.append(path)
+    return paths
+
+
+def mine(args) -> int:
+    cv2.setNumThreads(1)
+    config = configs.from_dict({"detector": {"name": "yunet", "model_dir": str(args.detector_dir), "threads": 1}})
+    _, detector = load_models(config)
+    args.out.mkdir(parents=True, exist_ok=True)
+    chosen = list(scene_photos(args.data))
+    candidates = []
+    for number, (name, truth) in enumerate(chosen, 1):
+        photo = read_image(args.data / "images" / f"{name}.jpg").bgr
+        for obj in mine_photo(detector, photo, truth, args.min_score, args.every):
+            candidates.append({"photo": name, "held_out": held_out(name), **obj})
+        if number % 100 == 0:
+            print(f"  {number}/{len(chosen)} photos, {len(candidates)} candidates", file=sys.stderr, flush=True)
+    (args.out / "candidates.json").write_text(json.dumps(candidates, indent=1) + "\n")
+    written = sheets(args.data, candidates, args.out)
+    print(f"{len(candidates)} candidates from {len(chosen)} photos: {args.out / 'candidates.json'}, "
+          f"{len(written)} contact sheets {args.out}/sheet-*.png")
+    return 0
+
+
+def write(args) -> int:
+    reviewed = json.loads(args.review.read_text())["not_faces"]
+    (args.out / "annotations").mkdir(parents=True, exist_ok=True)
+    images = args.out / "images"
+    if not images.exists():
+        os.symlink((args.data / "images").resolve(), images)
+    for xml in sorted((args.data / "annotations").glob("*.xml")):
+        tree = ET.parse(xml)
+        for x, y, w, h in reviewed.get(xml.stem, []):
+            obj = ET.SubElement(tree.getroot(), "object")
+            ET.SubElement(obj, "name").text = NOT_FACE
+            box = ET.SubElement(obj, "bndbox")
+            for key, value in zip(("xmin", "ymin", "xmax", "ymax"), (x, y, x + w, y + h), strict=True):
+                ET.SubElement(box, key).text = str(value)
+        tree.write(args.out / "annotations" / xml.name)
+    held = sum(len(boxes) for photo, boxes in reviewed.items() if held_out(photo))
+    print(f"{args.out}: scenes-ilc with {sum(map(len, reviewed.values()))} {NOT_FACE} boxes on {len(reviewed)} photos "
+          f"({held} on held-out photos, the test split)")
+    return 0
+
+
+def main(argv=None) -> int:
+    p = Parser(prog="tools/negatives.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = p.add_subparsers(dest="command", required=True)
+    m = commands.add_parser("mine", help="the detector's false faces on scenes-ilc, with contact sheets")
+    m.add_argument("--data", type=Path, required=True, help="scenes-ilc: images/ and annotations/")
+    m.add_argument("--detector-dir", type=Path, required=True)
+    m.add_argument("--min-score", type=float, default=0.6, help="detector score to keep (the face check's is 0.66)")
+    m.add_argument("--every", type=int, default=2, help="every n-th frame of each walk-up clip")
+    m.add_argument("--out", type=Path, required=True)
+    w = commands.add_parser("write", help="scenes-ilc with the reviewed false faces as not_face boxes")
+    w.add_argument("--data", type=Path, required=True)
+    w.add_argument("--review", type=Path, default=REVIEW, help="'not_faces' per photo: x, y, w, h")
+    w.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    return mine(args) if args.command == "mine" else write(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
