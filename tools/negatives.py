@@ -1,8 +1,8 @@
 """Hard negatives for the classifier's ``not_face`` label: the detector's false faces on scenes-ilc.
 
 ``mine`` runs the device's detector (YuNet, edge-run's settings) over each scenes-ilc photo with one to
-three boxed faces, as tools/walkthrough.py's camera sees it closing in (every other frame of the clip), and
-keeps the detections that a face check could let through (score >= ``--min-score``) and that are no boxed
+three boxed faces (``--faces``), as tools/walkthrough.py's camera sees it closing in (every other frame of
+the clip), and keeps the detections that a face check could let through (score >= ``--min-score``) and that are no boxed
 face. The same object found in several frames is one candidate (its best-scoring box, in the photo's
 pixels). It writes ``candidates.json`` and contact sheets (``sheet-NN.png``, each crop numbered) to look at:
 crowds hold real faces the annotators did not box, and those must not be taught as "not a face".
@@ -16,6 +16,7 @@ Usage::
 
     python tools/negatives.py mine --data ../shared/datasets/scenes-ilc --detector-dir ../shared/models/face \\
         --out runs/negatives
+    python tools/negatives.py mine … --faces 4 8 --out runs/negatives-4to8   # crowds: mostly real faces
     python tools/negatives.py write --data ../shared/datasets/scenes-ilc --out runs/negatives/scenes-ilc
 """
 
@@ -43,10 +44,10 @@ REVIEW = Path(__file__).with_name("negatives-review.json")
 TILE, COLUMNS, ROWS = 112, 10, 8
 
 
-def scene_photos(data: Path):
+def scene_photos(data: Path, fewest: int = 1, most: int = 3):
     for xml in sorted((data / "annotations").glob("*.xml")):
         faces = voc_faces(xml)
-        if 1 <= len(faces) <= 3:
+        if fewest <= len(faces) <= most:
             yield xml.stem, np.array([box for _, box in faces], np.float64)
 
 
@@ -104,7 +105,7 @@ def mine(args) -> int:
     config = configs.from_dict({"detector": {"name": "yunet", "model_dir": str(args.detector_dir), "threads": 1}})
     _, detector = load_models(config)
     args.out.mkdir(parents=True, exist_ok=True)
-    chosen = list(scene_photos(args.data))
+    chosen = list(scene_photos(args.data, *args.faces))
     candidates = []
     for number, (name, truth) in enumerate(chosen, 1):
         photo = read_image(args.data / "images" / f"{name}.jpg").bgr
@@ -148,6 +149,8 @@ def main(argv=None) -> int:
     m.add_argument("--detector-dir", type=Path, required=True)
     m.add_argument("--min-score", type=float, default=0.6, help="detector score to keep (the face check's is 0.66)")
     m.add_argument("--every", type=int, default=2, help="every n-th frame of each walk-up clip")
+    m.add_argument("--faces", type=int, nargs=2, default=(1, 3), metavar=("FEWEST", "MOST"),
+                   help="photos with this many boxed faces (walk-through's clips: 1 to 3)")
     m.add_argument("--out", type=Path, required=True)
     w = commands.add_parser("write", help="scenes-ilc with the reviewed false faces as not_face boxes")
     w.add_argument("--data", type=Path, required=True)
