@@ -36,15 +36,20 @@ class Policy:
 
 def default_for(labels: list[str], violation_label: str | None) -> dict[str, str]:
     """The severities export writes: the defaults for the labels the model has, its violation label a violation."""
-    severity = {label: DEFAULT.get(label, OK) for label in labels if label != NOT_FACE}
+    severity = {label: DEFAULT.get(label, OK) for label in face_labels(labels)}
     if violation_label is not None:
         severity[violation_label] = VIOLATION
     return severity
 
 
+def face_labels(labels: list[str]) -> list[str]:
+    """The model's labels for a face: all but ``not_face``."""
+    return [label for label in labels if label != NOT_FACE]
+
+
 def countable(labels: list[str]) -> list[str]:
-    """What a person can be counted as: the model's labels but ``not_face``, and not judged."""
-    return [label for label in labels if label != NOT_FACE] + [NOT_JUDGED]
+    """What a person can be counted as: a face label, or not judged."""
+    return [*face_labels(labels), NOT_JUDGED]
 
 
 def resolve(manifest, overrides: dict[str, str | None]) -> Policy:

@@ -32,12 +32,13 @@ import numpy as np
 from walkthrough import frame_at, matches, to_photo, windows
 
 from edge import config as configs
-from edge.cli import Parser
+from edge.cli import Parser, number, run_main, whole_number
 from edge.cli.run import load_models
 from edge.crops import iou_matrix
+from edge.errors import ConfigError
 from edge.images import read_image
 from edge.policy import NOT_FACE
-from train.dataset import voc_faces
+from train.dataset import is_scene_set, voc_faces
 from train.split import held_out
 
 REVIEW = Path(__file__).with_name("negatives-review.json")
@@ -78,15 +79,18 @@ def mine_photo(detector, photo: np.ndarray, truth: np.ndarray, min_score: float,
 def sheets(data: Path, candidates: list[dict], out: Path) -> list[Path]:
     """Numbered crops of the candidates (with a margin of half a box), COLUMNS x ROWS to a sheet."""
     paths, tiles = [], []
-    cache: dict[str, np.ndarray] = {}
-    for number, c in enumerate(candidates):
-        photo = cache.setdefault(c["photo"], read_image(data / "images" / f"{c['photo']}.jpg").bgr)
+    name, photo = None, None
+    for index, c in enumerate(candidates):
+        if c["photo"] != name:  # candidates come photo by photo: one photo in memory, not all of them
+            name, photo = c["photo"], read_image(data / "images" / f"{c['photo']}.jpg").bgr
         x, y, w, h = c["box"]
         x0, y0 = int(max(0, x - w / 2)), int(max(0, y - h / 2))
-        crop = photo[y0:int(y + 1.5 * h), x0:int(x + 1.5 * w)]
-        tile = cv2.resize(crop, (TILE, TILE), interpolation=cv2.INTER_AREA)
-        cv2.putText(tile, str(number), (2, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(tile, str(number), (2, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 255), 1, cv2.LINE_AA)
+        crop = photo[y0:max(y0, int(y + 1.5 * h)), x0:max(x0, int(x + 1.5 * w))]
+        # a detection on the grey beyond the photo's edge, where the camera window overhangs it, has no pixels
+        tile = (cv2.resize(crop, (TILE, TILE), interpolation=cv2.INTER_AREA) if crop.size
+                else np.full((TILE, TILE, 3), 80, np.uint8))
+        cv2.putText(tile, str(index), (2, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(tile, str(index), (2, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 255), 1, cv2.LINE_AA)
         tiles.append(tile)
     per_sheet = COLUMNS * ROWS
     for start in range(0, len(tiles), per_sheet):
@@ -100,19 +104,26 @@ def sheets(data: Path, candidates: list[dict], out: Path) -> list[Path]:
     return paths
 
 
+def scene_set(data: Path) -> Path:
+    if not is_scene_set(data):
+        raise ConfigError(f"--data {data} has no images/ and annotations/ folders — give ../shared/datasets/scenes-ilc")
+    return data
+
+
 def mine(args) -> int:
+    scene_set(args.data)
     cv2.setNumThreads(1)
     config = configs.from_dict({"detector": {"name": "yunet", "model_dir": str(args.detector_dir), "threads": 1}})
     _, detector = load_models(config)
     args.out.mkdir(parents=True, exist_ok=True)
     chosen = list(scene_photos(args.data, *args.faces))
     candidates = []
-    for number, (name, truth) in enumerate(chosen, 1):
+    for done, (name, truth) in enumerate(chosen, 1):
         photo = read_image(args.data / "images" / f"{name}.jpg").bgr
         for obj in mine_photo(detector, photo, truth, args.min_score, args.every):
             candidates.append({"photo": name, "held_out": held_out(name), **obj})
-        if number % 100 == 0:
-            print(f"  {number}/{len(chosen)} photos, {len(candidates)} candidates", file=sys.stderr, flush=True)
+        if done % 100 == 0:
+            print(f"  {done}/{len(chosen)} photos, {len(candidates)} candidates", file=sys.stderr, flush=True)
     (args.out / "candidates.json").write_text(json.dumps(candidates, indent=1) + "\n")
     written = sheets(args.data, candidates, args.out)
     print(f"{len(candidates)} candidates from {len(chosen)} photos: {args.out / 'candidates.json'}, "
@@ -121,7 +132,12 @@ def mine(args) -> int:
 
 
 def write(args) -> int:
-    reviewed = json.loads(args.review.read_text())["not_faces"]
+    scene_set(args.data)
+    try:
+        reviewed = json.loads(args.review.read_text())["not_faces"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{args.review} is no review of false faces ({exc!r}) — give "
+                          "tools/negatives-review.json") from None
     (args.out / "annotations").mkdir(parents=True, exist_ok=True)
     images = args.out / "images"
     if not images.exists():
@@ -147,17 +163,19 @@ def main(argv=None) -> int:
     m = commands.add_parser("mine", help="the detector's false faces on scenes-ilc, with contact sheets")
     m.add_argument("--data", type=Path, required=True, help="scenes-ilc: images/ and annotations/")
     m.add_argument("--detector-dir", type=Path, required=True)
-    m.add_argument("--min-score", type=float, default=0.6, help="detector score to keep (the face check's is 0.66)")
-    m.add_argument("--every", type=int, default=2, help="every n-th frame of each walk-up clip")
-    m.add_argument("--faces", type=int, nargs=2, default=(1, 3), metavar=("FEWEST", "MOST"),
+    m.add_argument("--min-score", type=number(0, maximum=1), default=0.6,
+                   help="detector score to keep (YuNet's own floor; the face check's is 0.66)")
+    m.add_argument("--every", type=whole_number(1), default=2, help="every n-th frame of each walk-up clip")
+    m.add_argument("--faces", type=whole_number(1), nargs=2, default=(1, 3), metavar=("FEWEST", "MOST"),
                    help="photos with this many boxed faces (walk-through's clips: 1 to 3)")
     m.add_argument("--out", type=Path, required=True)
     w = commands.add_parser("write", help="scenes-ilc with the reviewed false faces as not_face boxes")
     w.add_argument("--data", type=Path, required=True)
     w.add_argument("--review", type=Path, default=REVIEW, help="'not_faces' per photo: x, y, w, h")
     w.add_argument("--out", type=Path, required=True)
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
     args = p.parse_args(argv)
-    return mine(args) if args.command == "mine" else write(args)
+    return run_main("tools/negatives.py", mine if args.command == "mine" else write, args)
 
 
 if __name__ == "__main__":

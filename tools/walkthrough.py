@@ -52,7 +52,7 @@ from edge.counts import MEMORY, CountStore
 from edge.crops import iou_matrix
 from edge.images import read_image
 from edge.pipeline import Pipeline
-from edge.policy import NOT_JUDGED, countable, resolve
+from edge.policy import NOT_JUDGED, face_labels, resolve
 from train.dataset import voc_faces
 from train.split import held_out
 
@@ -341,7 +341,7 @@ def main(argv=None) -> int:
                                         "model": {"path": args.model} if args.model else {},
                                         "speed": SETTINGS[setting]})
             classifier, detector = load_models(config)
-            labels = countable(classifier.manifest.labels)[:-1]  # a face's labels: not not_face, nor not judged
+            labels = face_labels(classifier.manifest.labels)
             keep = args.png is not None and not results
             clips, judged, started = [], [], time.perf_counter()
             chosen = photos(args.data, args.every, args.limit, args.photos == "training")
