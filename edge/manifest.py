@@ -18,8 +18,8 @@ from .metrics import not_face_index
 from .policy import SEVERITIES
 from .schema import spec
 
-SCHEMA_VERSION = 3  # 2 added the self-test, 3 the policy
-READS = (1, 2, 3)  # a version 1 bundle still loads, with a warning that it cannot prove itself
+SCHEMA_VERSION = 4  # 2 added the self-test, 3 the policy, 4 a threshold per artifact
+READS = (1, 2, 3, 4)  # a version 1 bundle still loads, with a warning that it cannot prove itself
 MANIFEST_NAME = "manifest.json"
 
 _NAME = (r"[A-Za-z0-9][A-Za-z0-9._-]*", "a file name inside the bundle folder (letters, digits, '.', '_', '-')")
@@ -54,6 +54,10 @@ class Artifact:
     metrics: dict[str, Any] = spec(default_factory=dict)  # on the run's test split
     # The probabilities this artifact gave for the manifest's self-test pictures, by label.
     selftest: list[dict[str, float]] | None = spec(None, items=(1, 64))
+    # p(violation) at or above which this artifact calls a face a violation, chosen by the run's rule on its
+    # own outputs: int8 rounding moves probabilities, and the float model's threshold then breaks the rule's
+    # bound. None (before schema 4): the manifest's threshold.
+    threshold: float | None = spec(None, minimum=0.001, maximum=0.999)
 
     @property
     def backend(self) -> str:
@@ -122,6 +126,9 @@ class Manifest:
     def not_face_index(self) -> int | None:
         return not_face_index(self.labels)
 
+    def threshold_of(self, artifact: Artifact) -> float | None:
+        return self.threshold if artifact.threshold is None else artifact.threshold
+
     def artifact(self, backend: str) -> Artifact:
         for artifact in self.artifacts:
             if backend in (artifact.backend, artifact.file):
@@ -150,6 +157,8 @@ class Manifest:
             seeds = None if self.selftest is None else len(self.selftest.seeds)
             if (a.selftest is None) != (seeds is None) or (a.selftest is not None and len(a.selftest) != seeds):
                 raise error(f"{at}.selftest must give one result per self-test seed")
+            if a.threshold is not None and self.violation_label is None:
+                raise error(f"{at}.threshold is given, but there is no violation_label for it to decide")
             for result in a.selftest or []:
                 if sorted(result) != sorted(self.labels):
                     raise error(f"{at}.selftest names the labels {sorted(result)}, not {sorted(self.labels)}")
@@ -180,9 +189,9 @@ def parse(data, origin: str = "manifest") -> Manifest:
     if (version == 1) != (data.get("selftest") is None):
         raise ModelMismatchError(f"{origin}: schema version {version} "
                                  f"{'has no selftest' if version == 1 else 'needs its selftest'} — re-export the model")
-    if (version == 3) != (data.get("policy") is not None):
+    if (version >= 3) != (data.get("policy") is not None):
         raise ModelMismatchError(f"{origin}: schema version {version} "
-                                 f"{'needs its policy' if version == 3 else 'has no policy'} — re-export the model")
+                                 f"{'needs its policy' if version >= 3 else 'has no policy'} — re-export the model")
     try:
         return schema.build(Manifest, data, "", ModelMismatchError)
     except ModelMismatchError as exc:

@@ -75,7 +75,7 @@ class Pipeline:
         self.detector, self.classifier, self.store = detector, classifier, store
         self.labels = manifest.labels
         self.rule = CropRule(manifest.crop.margin, manifest.crop.square)
-        self.violation_index, self.threshold = manifest.violation_index, manifest.threshold
+        self.violation_index, self.threshold = manifest.violation_index, classifier.threshold
         self.not_face_index = manifest.not_face_index
         self.tracker = Tracker(self.violation_index, self.threshold, not_face_index=self.not_face_index,
                                face_score=getattr(detector, "face_score", 0.0) if face_score is None else face_score,

@@ -10,7 +10,7 @@ The pictures are coloured noise, drawn with numpy alone, so they hold no face an
 Seeds are chosen where the model is sure of a label: a sure answer is the same on every CPU,
 and swapping two labels moves it by nearly 1. Two fingerprints come with them: the mean pixel of
 each crop (the crop and resize path) and a digest of the fields that decide a count (labels,
-violation label, threshold, input, crop), so a hand edit of any of them is found too.
+violation label, thresholds, input, crop), so a hand edit of any of them is found too.
 """
 
 import dataclasses
@@ -50,6 +50,9 @@ def contract(manifest) -> str:
               "threshold": manifest.threshold, "input_size": manifest.input_size, "layout": manifest.layout,
               "pixel_format": manifest.pixel_format, "input_range": manifest.input_range,
               "crop": dataclasses.asdict(manifest.crop)}
+    own = {a.file: a.threshold for a in manifest.artifacts if a.threshold is not None}
+    if own:  # only then: bundles sealed before schema 4 keep their digest
+        fields["artifact_thresholds"] = own
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 

@@ -20,10 +20,9 @@ from train.runs import add_run_data_options, read_run, run_crops
 from .__main__ import ExportError, classify_all, test_columns
 
 
-def measure(bundle: Path, run: Path, data, detector_dir, cache) -> list[str]:
-    from edge.classifiers import load_classifier
-
-    manifest = manifests.load(bundle)
+def the_bundles_run(bundle: Path, manifest, run: Path) -> tuple[dict, dict, list[dict]]:
+    """The run's contract, config and split rows, once it is shown to be the bundle's run (or one retrained
+    on the same data with the same seed)."""
     contract, config, rows = read_run(run)
     mine = {"data checksum": (config["data_checksum"], manifest.data["checksum"]),
             "labels": (contract["labels"], manifest.labels),
@@ -34,10 +33,26 @@ def measure(bundle: Path, run: Path, data, detector_dir, cache) -> list[str]:
         raise ExportError(f"{run} is not the run {bundle} was exported from: its {', '.join(differ)} differ — "
                           f"give the run named in the manifest ({manifest.data['run']}), or one retrained on the "
                           "same data with the same seed")
-    test_x, test_y = run_crops(contract, config, rows, data, detector_dir, cache, splits=("test",))["test"]
+    return contract, config, rows
+
+
+def same_test_split(run: Path, manifest, test_y, classifier, figures: dict) -> None:
+    """Refuse a test split on which the artifact does not score exactly what export recorded."""
     if len(test_y) != manifest.data["test_images"]:
         raise ExportError(f"{run} has {len(test_y)} readable test faces, the bundle was measured on "
                           f"{manifest.data['test_images']} — not the same test split")
+    recorded = classifier.artifact.metrics.get("accuracy")
+    if recorded is None or abs(figures["accuracy"] - recorded) > 1e-9:
+        raise ExportError(f"{classifier.artifact.file} scores {figures['accuracy']:.4f} on {run}'s test split, export "
+                          f"recorded {recorded} — not the same split or not the same artifact")
+
+
+def measure(bundle: Path, run: Path, data, detector_dir, cache) -> list[str]:
+    from edge.classifiers import load_classifier
+
+    manifest = manifests.load(bundle)
+    contract, config, rows = the_bundles_run(bundle, manifest, run)
+    test_x, test_y = run_crops(contract, config, rows, data, detector_dir, cache, splits=("test",))["test"]
     _, sizes = test_columns(rows, len(test_y))
     if sizes is None:
         raise ExportError(f"{run}'s split.csv has no face sizes — retrain it with this version")
@@ -45,11 +60,8 @@ def measure(bundle: Path, run: Path, data, detector_dir, cache) -> list[str]:
     for artifact in manifest.artifacts:
         classifier = load_classifier(manifests.verify_file(bundle, artifact), threads=1)
         figures = summarize(test_y, classify_all(classifier, test_x), manifest.labels, manifest.violation_label,
-                            manifest.threshold, sizes)
-        recorded = artifact.metrics.get("accuracy")
-        if recorded is None or abs(figures["accuracy"] - recorded) > 1e-9:
-            raise ExportError(f"{artifact.file} scores {figures['accuracy']:.4f} on {run}'s test split, export "
-                              f"recorded {recorded} — not the same split or not the same artifact")
+                            classifier.threshold, sizes)
+        same_test_split(run, manifest, test_y, classifier, figures)
         artifacts.append(dataclasses.replace(artifact, metrics={**artifact.metrics, "by_size": figures["by_size"]}))
         lines.append(f"{artifact.file}: accuracy {figures['accuracy']:.4f} as recorded; added recall by face size")
     manifests.dump(dataclasses.replace(manifest, artifacts=artifacts), bundle / manifests.MANIFEST_NAME)

@@ -144,8 +144,8 @@ def set_everywhere(key, value):
     (set_everywhere("crop", {"margin": 0.2}), "crop: missing key 'square'"),
     (set_everywhere("violation_label", "no_mask"), "violation_label 'no_mask' is not one of the labels"),
     (lambda d: d["artifacts"][0].update(file="../../etc/passwd"), "it must be a file name inside the bundle"),
-    (lambda d: d.pop("selftest"), "schema version 3 needs its selftest"),
-    (lambda d: d.pop("policy"), "schema version 3 needs its policy"),
+    (lambda d: d.pop("selftest"), "schema version 4 needs its selftest"),
+    (lambda d: d.pop("policy"), "schema version 4 needs its policy"),
     (lambda d: d["policy"].update(without_mask="fine"), "policy without_mask = 'fine': each key must be a label"),
 ])
 def test_a_manifest_that_lies_is_refused_by_check_and_run(change, message, tmp_path, face_models, clip, capsys):

@@ -50,7 +50,7 @@ def test_a_three_class_bundle_carries_its_policy_and_proves_itself(bundle3):
 
     classifier = load_classifier(bundle3)  # self-test included
     manifest = classifier.manifest
-    assert manifest.schema_version == manifests.SCHEMA_VERSION == 3
+    assert manifest.schema_version == manifests.SCHEMA_VERSION == 4
     assert manifest.labels == ["with_mask", "without_mask", "mask_incorrect"]
     assert manifest.policy == {"with_mask": OK, "without_mask": VIOLATION, "mask_incorrect": WARNING}
     assert classifier.classify(__import__("numpy").zeros((1, 96, 96, 3), "uint8")).shape == (1, 3)

@@ -220,7 +220,7 @@ def decisions(classifier, crops) -> list[str]:
     from edge.metrics import predict_labels
 
     m = classifier.manifest
-    return [m.labels[i] for i in predict_labels(classifier.classify(crops), m.violation_index, m.threshold)]
+    return [m.labels[i] for i in predict_labels(classifier.classify(crops), m.violation_index, classifier.threshold)]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

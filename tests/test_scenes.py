@@ -167,3 +167,55 @@ def test_measure_adds_recall_by_size_to_a_bundle_exported_without_it(tmp_path, b
     assert [a["sha256"] for a in again["artifacts"]] == [a["sha256"] for a in manifest["artifacts"]]
     assert measure([str(older), "--run", str(run_dir), "--cache", ""]) == 1  # another run: refused
     assert "is not the run" in capsys.readouterr().err
+
+
+def test_each_artifact_has_its_own_threshold_by_the_runs_rule(tmp_path, bundle3, run3_dir, small_dataset, capsys):
+    """int8 rounding moves probabilities: every artifact's threshold is the run's rule applied to its own
+    outputs, with the false-alarm rule never below the float model's (its bound holds for both)."""
+    import shutil
+
+    from edge import manifest as manifests
+    from edge.classifiers import load_classifier
+    from edge.cli.eval import load_crops
+    from edge.cli.eval import main as edge_eval
+    from edge.errors import ModelMismatchError
+    from edge.metrics import choose_threshold, threshold_for_false_alarms
+    from export.threshold import main as export_threshold
+    from train.runs import read_run, run_crops
+    from train.threshold import main as rethreshold
+
+    contract, config, rows = read_run(run3_dir)
+    val_x, val_y = run_crops(contract, config, rows, None, None, "", splits=("val",))["val"]
+    outside = load_crops(small_dataset, LABELS, contract["input_size"])
+    exported = manifests.load(bundle3)
+    own = {}
+    for artifact in exported.artifacts:  # run3's rule: recall >= 0.9 on its calibration set
+        classifier = load_classifier(bundle3, artifact.backend)
+        own[artifact.file] = classifier.classify(val_x), classifier.classify(outside.pixels)
+        floor = choose_threshold(outside.targets == 1, own[artifact.file][1][:, 1], 0.9)["threshold"]
+        assert classifier.threshold == artifact.threshold == pytest.approx(floor)
+
+    run, bundle = tmp_path / "run", tmp_path / "bundle"
+    shutil.copytree(run3_dir, run)
+    shutil.copytree(bundle3, bundle)
+    assert rethreshold(["--run", str(run), "--calibrate", str(small_dataset), "--max-false-alarms", "0.05",
+                        "--cache", ""]) == 0
+    capsys.readouterr()
+    # the gates are off: the bundle's float threshold came from another rule than the one applied now
+    assert export_threshold([str(bundle), "--run", str(run), "--cache", "", "--max-drop", "100",
+                             "--min-agreement", "0"]) == 0
+    assert "sealed again (schema 4)" in capsys.readouterr().out
+    again = manifests.load(bundle)
+    for artifact in again.artifacts:
+        on_val, on_outside = own[artifact.file]
+        bound = threshold_for_false_alarms([on_val[val_y == 0, 1], on_outside[outside.targets == 0, 1]], 0.05)
+        assert artifact.threshold == pytest.approx(max(exported.threshold, bound["threshold"]))
+    int8 = again.artifact("litert-int8")
+    assert edge_eval(["--model", str(bundle), "--backend", "litert-int8", "--data", str(small_dataset)]) == 0
+    assert f"threshold {int8.threshold}" in capsys.readouterr().out
+
+    edited = json.loads((bundle / "manifest.json").read_text())
+    edited["artifacts"][0]["threshold"] = 0.123456  # a hand edit is found by the self-test's digest
+    (bundle / "manifest.json").write_text(json.dumps(edited))
+    with pytest.raises(ModelMismatchError, match="self-test"):
+        load_classifier(bundle / edited["artifacts"][0]["file"])

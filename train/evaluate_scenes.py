@@ -114,7 +114,7 @@ def evaluate(model: str, data: Path, detector_name: str, detector_dir: str, use_
             if len(found):
                 crops = np.stack([crop_face(bgr, box, rule, classifier.size) for box in found])
                 predicted = [manifest.labels[i] for i in
-                             predict_labels(classifier.classify(crops), manifest.violation_index, manifest.threshold,
+                             predict_labels(classifier.classify(crops), manifest.violation_index, classifier.threshold,
                                             manifest.not_face_index)]
         else:
             detected = pipeline.process(bgr, independent=True).faces

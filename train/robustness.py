@@ -146,8 +146,9 @@ def evaluate(classifier, crops, labels, names, seed: int) -> tuple[list[dict], l
         if transform is not None:
             chosen = np.stack([transform(c, rng) for c in chosen])
         probabilities = np.concatenate([classifier.classify(chosen[i:i + 64]) for i in range(0, len(chosen), 64)])
-        result = summarize(labels[keep], probabilities, names, manifest.violation_label, manifest.threshold)
-        predicted = predict_labels(probabilities, manifest.violation_index, manifest.threshold, manifest.not_face_index)
+        result = summarize(labels[keep], probabilities, names, manifest.violation_label, classifier.threshold)
+        predicted = predict_labels(probabilities, manifest.violation_index, classifier.threshold,
+                                   manifest.not_face_index)
         row = {"condition": name, "n": int(keep.sum()), "accuracy": result["accuracy"]}
         for label, scores in result["per_class"].items():
             row[f"{label}_recall"] = scores["recall"] if scores["support"] else None

@@ -7,7 +7,7 @@ import shlex
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import keras
@@ -24,20 +24,7 @@ from .model import backbone_name, build_model
 from .report import evaluate_split, metrics_table, size_table, write_json
 from .runs import RunError, read_run
 from .split import SPLITS, group_near_duplicates, held_out, stratified_group_split
-
-THRESHOLD_RULE_DOC = (
-    "Among thresholds on p(violation) whose violation recall on the validation split is at "
-    "least the recall floor, the one with the highest balanced accuracy (the lowest threshold on "
-    "ties, as a missed violation costs more); if none reaches the floor, the highest balanced "
-    "accuracy overall. The threshold is then placed midway to the next lower validation score."
-)
-
-
-FALSE_ALARM_RULE_DOC = (
-    "The lowest threshold on p(violation) at which at most {budget:.1%} of the compliant faces ({compliant}) "
-    "of the validation split, and of the calibration set when one is given, are called a violation: false "
-    "alarms are bounded on every source, and within that bound as many violations as possible are caught."
-)
+from .threshold import ThresholdRule, choose
 
 
 def load_calibration(folder: Path, labels: list[str], size: int):
@@ -204,42 +191,16 @@ def run(args) -> dict:
     return metrics
 
 
-@dataclass(frozen=True)
-class ThresholdRule:
-    min_recall: float = 0.99
-    max_false_alarms: float | None = None  # when set, the false-alarm rule instead of the recall floor
-    calibrate: Path | None = None  # the out-of-source set's folder, for the report
-
-
 def decide(out: Path, labels, violation, probabilities: dict, arrays: dict, chosen: dict, calibration,
            rule: ThresholdRule) -> tuple[dict | None, dict]:
     """The decision threshold and every split's metrics (plots and reports written to ``out``).
 
     ``probabilities``: per split ("val", "test", and "calibration" when ``calibration`` is given);
     ``arrays``: (crops, labels) per split; ``chosen``: the split's records (source, face size)."""
-    from edge.metrics import choose_threshold, threshold_for_false_alarms
-    from edge.policy import OK, default_for
-
     truths = {s: arrays[s][1] for s in ("val", "test")}
     if calibration is not None:
         truths["calibration"] = calibration.targets
-    threshold_info = None
-    if violation is not None:
-        v = labels.index(violation)
-        if rule.max_false_alarms is not None:
-            compliant = [label for label, severity in default_for(labels, violation).items() if severity == OK]
-            ok = [labels.index(c) for c in compliant]
-            sets = ["val"] + (["calibration"] if calibration is not None else [])
-            threshold_info = threshold_for_false_alarms(
-                [probabilities[on][np.isin(truths[on], ok), v] for on in sets], rule.max_false_alarms)
-            threshold_info["rule_doc"] = FALSE_ALARM_RULE_DOC.format(budget=rule.max_false_alarms,
-                                                                     compliant=", ".join(compliant))
-            threshold_info["chosen_on"] = "val" + (f" + {rule.calibrate}" if calibration is not None else "")
-        else:
-            on = "calibration" if calibration is not None else "val"
-            threshold_info = choose_threshold(truths[on] == v, probabilities[on][:, v], rule.min_recall)
-            threshold_info["rule_doc"] = THRESHOLD_RULE_DOC.replace("the validation split", f"the {on} set")
-            threshold_info["chosen_on"] = str(rule.calibrate) if calibration is not None else "val"
+    threshold_info = choose(labels, violation, probabilities, truths, rule)
     threshold = threshold_info["threshold"] if threshold_info else None
     sizes = {s: np.array([r["face_px"] for r in chosen[s]]) for s in ("val", "test")}
     results = {s: evaluate_split(s, truths[s], probabilities[s], labels, violation, threshold, out, sizes[s])

@@ -19,6 +19,11 @@ class Classifier(ABC):
         self.manifest, self.artifact = manifest, artifact
         self.size = manifest.input_size
 
+    @property
+    def threshold(self) -> float | None:
+        """p(violation) at or above which this artifact's face is a violation (see Manifest.threshold_of)."""
+        return self.manifest.threshold_of(self.artifact)
+
     def check(self, input_shape, input_dtype: str, output_classes: int, quantization=None) -> None:
         """Refuse a model whose tensors differ from the manifest's claims."""
         spec = self.artifact.input

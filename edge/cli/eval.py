@@ -107,10 +107,10 @@ def body(args) -> int:
         print(f"edge-eval: skipped {line}", file=sys.stderr)
     probabilities = np.concatenate([classifier.classify(crops.pixels[i:i + 64])
                                     for i in range(0, len(crops.pixels), 64)])
-    metrics = summarize(crops.targets, probabilities, manifest.labels, manifest.violation_label, manifest.threshold,
+    metrics = summarize(crops.targets, probabilities, manifest.labels, manifest.violation_label, classifier.threshold,
                         crops.sizes)
     print(f"model {classifier.shown_name} ({classifier.artifact.backend}), {manifest.input_size} px, "
-          f"threshold {manifest.threshold}")
+          f"threshold {classifier.threshold}")
     print(render(metrics, manifest.labels))
     if args.json:
         keep = {key: metrics[key] for key in ("accuracy", "per_class", "confusion", "n", "macro_f1", "by_size")}
