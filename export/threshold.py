@@ -1,9 +1,10 @@
 """``python -m export.threshold BUNDLE --run RUN``: give each artifact of a bundle its own threshold.
 
 Export chooses each artifact's violation threshold by the run's own rule on that artifact's outputs
-(the validation split and the rule's calibration set): int8 rounding moves probabilities, and the
-float model's threshold applied to them breaks the rule's bound (on the shipped v2 int8 TFLite it
-called 2.5% of the validation split's masked faces unmasked against a budget of 2.2%). This does the
+(the validation split and the rule's calibration set; under the false-alarm rule never below the float
+model's threshold): int8 rounding moves probabilities, and the float model's threshold applied to them
+breaks the rule's bound (on the shipped v2 int8 TFLite it called 2.5% of the validation split's masked
+faces unmasked against a budget of 2.2%). This does the
 same for a bundle exported before (schema 3 and older), without the Keras model: the run must be the
 bundle's own or one retrained on the same data with the same seed, and every artifact must first score
 exactly the test accuracy export recorded. Agreement with float is then measured against the bundle's
