@@ -123,6 +123,9 @@ def the_rule(run: Path, config: dict, calibrate: Path | None) -> ThresholdRule:
     """The rule that chose the run's threshold, its calibration set where it is now."""
     metrics_file = run / "metrics.json"
     rule = rule_of(config, json.loads(metrics_file.read_text()) if metrics_file.is_file() else {})
+    if calibrate and rule.calibrate is None:
+        raise ExportError(f"{run}'s threshold rule uses no calibration set — leave out --calibrate, which only "
+                          "says where a run's calibration set has moved")
     return dataclasses.replace(rule, calibrate=calibrate) if calibrate else rule
 
 

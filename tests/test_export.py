@@ -129,6 +129,10 @@ def test_bad_inputs_are_one_line_errors(run_dir, bundle, tmp_path, capsys):
     (mixed / "labels.json").write_text(json.dumps({**contract, "input_size": 160}))
     assert export_main(["--run", str(mixed), "--out", str(tmp_path / "y")]) == 2
     assert "model input is (96, 96, 3) but labels.json claims (160, 160, 3)" in capsys.readouterr().err
+    # the tiny run's threshold was chosen on its validation split alone: no calibration set to move
+    assert export_main(["--run", str(run_dir), "--out", str(tmp_path / "z"), "--calibrate", str(tmp_path)]) == 2
+    assert "threshold rule uses no calibration set — leave out --calibrate" in capsys.readouterr().err
+    assert not (tmp_path / "z").exists()
 
 
 def test_package_is_reproducible_and_runs_as_is(bundle, tmp_path, capsys):
