@@ -130,10 +130,11 @@ def the_rule(run: Path, config: dict, calibrate: Path | None) -> ThresholdRule:
 
 
 def measure_artifact(classifier, sets: Sets, labels, violation, rule: ThresholdRule, reference: tuple,
-                     args) -> tuple[manifests.Artifact, str | None]:
+                     args, test_probabilities: np.ndarray | None = None) -> tuple[manifests.Artifact, str | None]:
     """The artifact with its own threshold (the run's rule applied to its own outputs) and its test figures
     at that threshold; and why it fails the int8 gates, or None. ``reference``: the float model's threshold,
-    its labels for the test split and its test accuracy."""
+    its labels for the test split and its test accuracy; ``test_probabilities``: the artifact's on the test
+    split, when the caller has them already."""
     reference_threshold, reference_labels, reference_accuracy = reference
     probabilities = {"val": classify_all(classifier, sets.val[0])}
     truths = {"val": sets.val[1]}
@@ -148,7 +149,8 @@ def measure_artifact(classifier, sets: Sets, labels, violation, rule: ThresholdR
         # cost a test face beyond the 0.5 point gate for no bound that needed it).
         threshold = max(threshold, reference_threshold)
     test_x, test_y = sets.test
-    test_probabilities = classify_all(classifier, test_x)
+    if test_probabilities is None:
+        test_probabilities = classify_all(classifier, test_x)
     full = summarize(test_y, test_probabilities, labels, violation, threshold, sets.test_sizes)
     metrics = _short(full)
     if "by_size" in full:

@@ -49,10 +49,11 @@ def rethreshold(bundle: Path, run: Path, args) -> manifests.Manifest:
     measured, failures = [], []
     for classifier in classifiers:
         print(f"{classifier.artifact.file}: choosing its threshold on its own outputs ...")
-        before = summarize(test_y, classify_all(classifier, test_x), labels, violation, classifier.threshold)
-        same_test_split(run, manifest, test_y, classifier, before)
+        on_test = classify_all(classifier, test_x)
+        same_test_split(run, manifest, test_y, classifier,
+                        summarize(test_y, on_test, labels, violation, classifier.threshold))
         artifact, failure = measure_artifact(classifier, sets, labels, violation, rule,
-                                             (manifest.threshold, float_labels, float_accuracy), args)
+                                             (manifest.threshold, float_labels, float_accuracy), args, on_test)
         measured.append(artifact)
         failures += [failure] if failure else []
     if failures:
