@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from edge import manifest as manifests
+from edge import selftest
 from edge.cli import Parser, run_main
 from edge.paths import DEFAULT_MODEL, SHIPPED_MODELS
 
@@ -22,10 +23,22 @@ SHIPPED = ("litert-int8", "onnx-int8", "onnx-fp32")
 
 
 def ship(bundle: Path, destination: Path = DEFAULT_MODEL) -> None:
+    """Copy the shipped artifacts of ``bundle`` with a manifest listing only them.
+
+    The self-test's digest covers each artifact's own threshold, so a manifest listing fewer
+    artifacts needs a digest of its own: the source proves itself first (an edited bundle is refused
+    here), and the shipped copy is digested again and proves itself as the device will load it."""
+    from edge.classifiers import load_classifier
+
     manifest = manifests.load(bundle)
     artifacts = [manifest.artifact(backend) for backend in SHIPPED]
     for artifact in artifacts:
         manifests.verify_file(bundle, artifact)
+        load_classifier(bundle / artifact.file, threads=1)
+    shipped = dataclasses.replace(manifest, artifacts=artifacts)
+    if shipped.selftest is not None:
+        shipped = dataclasses.replace(shipped, selftest=dataclasses.replace(
+            shipped.selftest, contract=selftest.contract(shipped)))
     shutil.rmtree(destination, ignore_errors=True)
     destination.mkdir(parents=True)
     for artifact in artifacts:
@@ -33,7 +46,9 @@ def ship(bundle: Path, destination: Path = DEFAULT_MODEL) -> None:
     for extra in ("report.md",):
         if (bundle / extra).is_file():
             shutil.copy2(bundle / extra, destination / extra)
-    manifests.dump(dataclasses.replace(manifest, artifacts=artifacts), destination / manifests.MANIFEST_NAME)
+    manifests.dump(shipped, destination / manifests.MANIFEST_NAME)
+    for artifact in artifacts:
+        load_classifier(destination / artifact.file, threads=1)
     print(f"shipped {', '.join(a.file for a in artifacts)} to {destination}")
 
 

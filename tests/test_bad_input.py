@@ -254,7 +254,7 @@ def test_edge_models_list_names_the_shipped_classifiers(tmp_path, capsys):
     assert edge_models(["--dir", str(tmp_path), "list"]) == 0
     out = capsys.readouterr().out
     assert "classifier bundles shipped with the package" in out
-    assert "  default  128 px" in out and "  fast     112 px" in out
+    assert "  default  128 px" in out and "  fast     128 px" in out
 
 
 def test_system_errors_reach_a_person_without_errno(tmp_path, face_models, clip, capsys):

@@ -37,7 +37,7 @@ def test_edge_eval_scores_crops_on_the_device_backend(tmp_path, bundle, mask_ima
     assert set(result["per_class"]) == {"with_mask", "without_mask"}
 
 
-@pytest.mark.parametrize("name, size", [("default", 128), ("fast", 112)])
+@pytest.mark.parametrize("name, size", [("default", 128), ("fast", 128)])
 def test_shipped_models_are_chosen_by_name_and_tell_masks_apart(name, size, tmp_path, mask_images, capsys):
     data = pictures_folder(tmp_path / "crops", mask_images, slice(None, None, 40))
     for backend in ("litert-int8", "onnx-int8"):

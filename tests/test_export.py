@@ -175,3 +175,23 @@ def test_damaged_or_foreign_package_is_refused_in_one_line(bundle, tmp_path, cap
         err = capsys.readouterr().err
         assert code == 1 and message in err and err.count("\n") == 1, err
     assert not (tmp_path.parent / "outside").exists()
+
+
+def test_shipping_keeps_the_device_artifacts_with_their_own_thresholds_and_refuses_an_edited_bundle(bundle3,
+                                                                                                     tmp_path):
+    from export.ship import ship
+
+    source = manifests.load(bundle3)
+    assert any(a.threshold is not None for a in source.artifacts)  # their thresholds are in the self-test's digest
+    ship(bundle3, tmp_path / "shipped")
+    shipped = manifests.load(tmp_path / "shipped")
+    assert [a.backend for a in shipped.artifacts] == ["litert-int8", "onnx-int8", "onnx-fp32"]
+    for artifact in shipped.artifacts:
+        classifier = load_classifier(tmp_path / "shipped" / artifact.file)  # proves itself
+        assert classifier.threshold == source.threshold_of(source.artifact(artifact.backend))
+
+    edited = copy_bundle(bundle3, tmp_path)
+    edit_manifest(edited, lambda d: d["artifacts"][0].update(threshold=0.9))
+    with pytest.raises(ModelMismatchError, match="were changed after export"):
+        ship(edited, tmp_path / "again")
+    assert not (tmp_path / "again").exists()

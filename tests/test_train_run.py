@@ -102,32 +102,71 @@ def test_existing_run_folder_and_missing_data_are_one_line_errors(run_dir, tmp_p
     assert "already exists" in err and "--force" in err and err.count("\n") == 1
 
 
-def test_narrow_net_inherits_the_first_channels_of_the_imagenet_weights(backbone_weights):
+def test_a_narrow_net_keeps_the_wider_nets_most_used_channels_the_same_across_a_residual_stream(
+        backbone_weights):
     import keras
 
-    from train.model import backbone_of, build_model
+    from train.prune import narrow_from
 
-    narrow = backbone_of(build_model(2, 96, str(backbone_weights), alpha=0.35))
-    wide = keras.applications.MobileNetV2(input_shape=(96, 96, 3), include_top=False, weights=str(backbone_weights))
-    assert narrow.get_layer("Conv1").get_weights()[0].shape == (3, 3, 3, 16)  # 32 filters at alpha 1.0
-    for name in ("Conv1", "block_5_depthwise", "block_16_project", "Conv_1_bn"):
-        for own, inherited in zip(narrow.get_layer(name).get_weights(), wide.get_layer(name).get_weights(),
-                                  strict=True):
-            np.testing.assert_array_equal(own, inherited[tuple(slice(0, n) for n in own.shape)])
+    shape = (96, 96, 3)
+    wide = keras.applications.MobileNetV2(input_shape=shape, include_top=False, weights=str(backbone_weights))
+    # Silence the first 32 of block 4's 192 expanded channels: nothing downstream reads them any more, so
+    # the narrow net (144 there) must drop them, where the first channels would be the ones it kept.
+    gamma, beta, mean, variance = wide.get_layer("block_4_depthwise_BN").get_weights()
+    gamma[:32], beta[:32] = 0.0, 0.0
+    wide.get_layer("block_4_depthwise_BN").set_weights([gamma, beta, mean, variance])
+    narrow = keras.applications.MobileNetV2(input_shape=shape, alpha=0.75, include_top=False, weights=None)
+    pixels = np.random.default_rng(0).uniform(-1, 1, (16, *shape)).astype(np.float32)
+    narrow_from(narrow, wide, pixels)
+
+    def kept(bn: str) -> np.ndarray:
+        """Which of the wide layer's channels a narrow BatchNorm layer holds, found by their four statistics."""
+        rows = np.stack(wide.get_layer(bn).get_weights(), axis=1)
+        return np.array([np.flatnonzero((rows == row).all(axis=1))[0]
+                         for row in np.stack(narrow.get_layer(bn).get_weights(), axis=1)])
+
+    stem, expanded = kept("bn_Conv1"), kept("block_4_expand_BN")
+    # ImageNet's stem has channels that never fire (ReLU6 gives 0): keeping 24 of 32, all that fire are kept
+    stem_out = keras.Model(wide.input, wide.get_layer("expanded_conv_depthwise_relu").output).predict(pixels, verbose=0)
+    fired = np.flatnonzero(stem_out.max(axis=(0, 1, 2)) > 0)
+    assert len(set(stem)) == 24 and 16 <= len(fired) <= 24 and set(fired) <= set(stem)
+    assert len(set(expanded)) == 144 and not set(expanded) & set(range(32))
+    np.testing.assert_array_equal(narrow.get_layer("Conv1").get_weights()[0],
+                                  wide.get_layer("Conv1").get_weights()[0][..., stem])
+    np.testing.assert_array_equal(narrow.get_layer("block_4_depthwise").get_weights()[0],
+                                  wide.get_layer("block_4_depthwise").get_weights()[0][:, :, expanded])
+    # blocks 3 to 5 add into one stream: their projections, and block 6's expansion reading it, share its channels
+    stream = kept("block_3_project_BN")
+    assert len(set(stream)) == 24 and not np.array_equal(stream, np.arange(24))
+    for block in (4, 5):
+        np.testing.assert_array_equal(kept(f"block_{block}_project_BN"), stream)
+    np.testing.assert_array_equal(narrow.get_layer("block_4_project").get_weights()[0],
+                                  wide.get_layer("block_4_project").get_weights()[0][:, :, expanded][..., stream])
+    np.testing.assert_array_equal(narrow.get_layer("block_6_expand").get_weights()[0],
+                                  wide.get_layer("block_6_expand").get_weights()[0][:, :, stream][
+                                      ..., kept("block_6_expand_BN")])
 
 
-def test_a_narrow_net_distilled_from_a_run_trains_whole_and_says_so(run_dir, small_dataset, backbone_weights,
-                                                                    face_models, tmp_path):
+def test_a_narrow_net_cut_from_a_run_and_distilled_trains_whole_and_says_so(run_dir, small_dataset,
+                                                                             backbone_weights, face_models,
+                                                                             tmp_path, capsys):
     out = tmp_path / "narrow"
     assert train_main([
         "--data", str(small_dataset), "--out", str(out), "--labels", "without_mask,with_mask", "--size", "96",
-        "--alpha", "0.35", "--teacher", str(run_dir), "--weights", str(backbone_weights), "--detector", "yunet",
+        "--alpha", "0.35", "--teacher", str(run_dir), "--start-from", str(run_dir), "--weights", str(backbone_weights),
+        "--detector", "yunet",
         "--detector-dir", str(face_models), "--cache", "", "--whole-epochs", "2", "--batch-size", "16",
     ]) == 0
     assert json.loads((out / "labels.json").read_text())["backbone"] == "mobilenetv2_0.35"
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["history"]["val_loss"]) == 2 and len(metrics["history"]["val_accuracy"]) == 2
-    assert f"MobileNetV2 0.35 at 96 px, distilled from {run_dir}" in (out / "report.md").read_text()
+    assert f"MobileNetV2 0.35 at 96 px, cut from {run_dir}, distilled from {run_dir}" in (out / "report.md").read_text()
+    capsys.readouterr()
+    assert train_main(["--data", str(small_dataset), "--out", str(tmp_path / "again"), "--labels",
+                       "without_mask,with_mask", "--alpha", "0.35", "--start-from", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "is a mobilenetv2_0.35 run; only a mobilenetv2_1.00 run can be narrowed" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_a_teacher_that_is_no_run_or_has_other_classes_is_a_one_line_error(small_dataset, run_dir, tmp_path,
@@ -142,6 +181,11 @@ def test_a_teacher_that_is_no_run_or_has_other_classes_is_a_one_line_error(small
     err = capsys.readouterr().err
     assert "has the classes without_mask, with_mask" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "y").exists()
+    assert train_main(["--data", str(small_dataset), "--out", str(tmp_path / "z"), "--labels", "without_mask,with_mask",
+                       "--start-from", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "give a --alpha below 1.0" in err and len(err.strip().splitlines()) == 1
+
 
 
 def test_a_few_mined_negatives_weigh_no_more_than_the_rarest_face_class():

@@ -48,8 +48,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default="imagenet",
                    help="backbone weights: imagenet (downloads), a .weights.h5 path, or none")
     p.add_argument("--alpha", type=number(0), default=1.0, choices=(0.35, 0.5, 0.75, 1.0),
-                   help="backbone width; a narrower net inherits the first channels of the 1.0 weights "
-                        "file and is trained whole (--whole-epochs)")
+                   help="backbone width; a narrower net starts from the most used channels of a wider one "
+                        "(--start-from's model, else the 1.0 weights file) and is trained whole (--whole-epochs)")
+    p.add_argument("--start-from", default=None,
+                   help="a finished MobileNetV2 1.0 run (same classes) whose trained model a narrower net is cut "
+                        "from, head included")
     p.add_argument("--teacher", default=None,
                    help="a finished run folder (same classes) to distil from: half of each target is its "
                         "probabilities")

@@ -7,30 +7,26 @@ camera's uint8 pixels directly and no device code can get the scaling wrong.
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
+
+from .prune import narrow_from
 
 
 def backbone_name(alpha: float) -> str:
     return f"mobilenetv2_{alpha:.2f}"
 
 
-def inherit_weights(narrow: keras.Model, wide: keras.Model) -> None:
-    """Give every layer of a narrower MobileNetV2 the first channels of the same layer of a wider one."""
-    inherited = {layer.name: layer.get_weights() for layer in wide.layers}
-    for layer in narrow.layers:
-        own = layer.get_weights()
-        if own:
-            layer.set_weights([w_wide[tuple(slice(0, n) for n in w.shape)]
-                               for w, w_wide in zip(own, inherited[layer.name], strict=True)])
-
-
 def build_model(n_classes: int, size: int, weights: str | None, dropout: float = 0.2,
-                float16: bool = False, alpha: float = 1.0) -> keras.Model:
+                float16: bool = False, alpha: float = 1.0, start: keras.Model | None = None,
+                probe: np.ndarray | None = None) -> keras.Model:
     """MobileNetV2 (width ``alpha``) with a pooled softmax head.
 
     ``weights``: "imagenet" (Keras downloads them), a path to a no-top weights file, or None.
-    A file is the alpha-1.0 one (the one in ../shared); a narrower net inherits the first
-    channels of each of its layers. At alpha 1.0 the backbone is called with
+    A file is the alpha-1.0 one (the one in ../shared). A narrower net starts from a wider one
+    cut to its most used channels on ``probe`` (training crops, 0..255; ``train.prune``): the
+    backbone of ``start`` (a trained alpha-1.0 classifier, whose head it also takes) when given,
+    else the weights file. At alpha 1.0 the backbone is called with
     ``training=False`` so its BatchNorm layers stay in inference mode when they are unfrozen
     for fine-tuning: the small batches of a fine-tune would otherwise wreck their ImageNet
     statistics. A narrower net is trained whole, BatchNorm included: its inherited statistics
@@ -47,10 +43,15 @@ def build_model(n_classes: int, size: int, weights: str | None, dropout: float =
         features = backbone(scaled, training=False)
     else:
         backbone = keras.applications.MobileNetV2(input_shape=shape, alpha=alpha, include_top=False,
-                                                  weights="imagenet" if weights == "imagenet" else None)
-        if weights not in (None, "imagenet"):
-            inherit_weights(backbone, keras.applications.MobileNetV2(input_shape=shape, alpha=1.0,
-                                                                     include_top=False, weights=weights))
+                                                  weights="imagenet" if weights == "imagenet" and start is None
+                                                  else None)
+        if start is not None or weights not in (None, "imagenet"):
+            # the wider net rebuilt at this input size: convolution weights do not depend on it
+            wide = keras.applications.MobileNetV2(input_shape=shape, alpha=1.0, include_top=False,
+                                                  weights=None if start is not None else weights)
+            if start is not None:
+                wide.set_weights(backbone_of(start).get_weights())
+            narrow_from(backbone, wide, probe.astype(np.float32) / 127.5 - 1.0)
         for layer in backbone.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.momentum = 0.9
@@ -58,9 +59,12 @@ def build_model(n_classes: int, size: int, weights: str | None, dropout: float =
     pooled = keras.layers.GlobalAveragePooling2D(name="pool")(features)
     pooled = keras.layers.Dropout(dropout, name="dropout")(pooled)
     # The softmax stays float32 under mixed precision: float16 probabilities round badly near 1.
-    outputs = keras.layers.Dense(n_classes, activation="softmax", name="probabilities",
-                                 dtype="float32" if float16 else None)(pooled)
-    return keras.Model(inputs, outputs, name="mask_classifier")
+    head = keras.layers.Dense(n_classes, activation="softmax", name="probabilities",
+                              dtype="float32" if float16 else None)
+    model = keras.Model(inputs, head(pooled), name="mask_classifier")
+    if start is not None:  # every width keeps MobileNetV2's 1280 features, so the trained head fits as it is
+        head.set_weights(start.get_layer("probabilities").get_weights())
+    return model
 
 
 def backbone_of(model: keras.Model) -> keras.Model:

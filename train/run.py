@@ -45,12 +45,15 @@ def prepare_output(out: Path, force: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def load_teacher(run: Path, labels: list[str]) -> keras.Model:
-    """The model of a finished run to distil from; its classes must be ours, in our order."""
+def load_run_model(run: Path, labels: list[str], role: str, backbone: str | None = None) -> keras.Model:
+    """The model of a finished run (a teacher to distil from, or a start to narrow); its classes must be
+    ours, in our order, and its backbone ``backbone`` when given."""
     contract, _, _ = read_run(run)
     if contract["labels"] != labels:
-        raise RunError(f"teacher {run} has the classes {', '.join(contract['labels'])}, this run "
-                       f"{', '.join(labels)} — give --labels in the teacher's order")
+        raise RunError(f"{role} {run} has the classes {', '.join(contract['labels'])}, this run "
+                       f"{', '.join(labels)} — give --labels in the {role}'s order")
+    if backbone is not None and contract.get("backbone", backbone_name(1.0)) != backbone:
+        raise RunError(f"{role} {run} is a {contract['backbone']} run; only a {backbone} run can be narrowed")
     return keras.models.load_model(run / "model.keras")
 
 
@@ -138,7 +141,10 @@ def run(args) -> dict:
                            fine_from=args.fine_from, fine_decay=args.fine_decay, whole_epochs=whole_epochs,
                            whole_lr=args.whole_lr,
                            patience=args.patience, seed=args.seed, degrade=args.degrade)
-    teacher = load_teacher(Path(args.teacher), labels) if args.teacher else None
+    if args.start_from and args.alpha == 1.0:
+        raise RunError("--start-from narrows a finished run's model: give a --alpha below 1.0")
+    teacher = load_run_model(Path(args.teacher), labels, "teacher") if args.teacher else None
+    start = load_run_model(Path(args.start_from), labels, "start", backbone_name(1.0)) if args.start_from else None
     calibration = load_calibration(args.calibrate, labels, args.size) if args.calibrate else None
     prepare_output(out, args.force)
     print(f"classes (in this order): {', '.join(labels)}; device: {'GPU' if gpus else 'CPU'}")
@@ -157,7 +163,10 @@ def run(args) -> dict:
     print("split sizes per class:", json.dumps(counts))
 
     weights = None if args.weights == "none" else args.weights
-    model = build_model(len(labels), args.size, weights, args.dropout, float16=bool(gpus), alpha=args.alpha)
+    # the crops on which a narrower net measures which of the wider net's channels carry the most
+    probe = arrays["train"][0][np.random.default_rng(args.seed).permutation(len(arrays["train"][0]))[:256]]
+    model = build_model(len(labels), args.size, weights, args.dropout, float16=bool(gpus), alpha=args.alpha,
+                        start=start, probe=probe)
     fitted = fit(model, *arrays["train"], *arrays["val"], fit_config, teacher, not_face_index(labels))
     model.save(out / "model.keras")
 
@@ -227,6 +236,7 @@ def render_report(labels, violation, metrics, config, counts) -> str:
         f"Command: `{config['command']}`  ",
         f"Data checksum (sha256): `{config['data_checksum']}`  ",
         f"Seed {config['args']['seed']}, MobileNetV2 {config['args']['alpha']} at {config['args']['size']} px"
+        f"{', cut from ' + config['args']['start_from'] if config['args'].get('start_from') else ''}"
         f"{', distilled from ' + config['args']['teacher'] if config['args']['teacher'] else ''}, "
         f"wall time {metrics['wall_time_s'] / 60:.1f} min on {'GPU' if config['gpu'] else 'CPU'}, "
         f"best epoch {metrics['best_epoch']}.", "",
