@@ -187,7 +187,6 @@ def test_a_teacher_that_is_no_run_or_has_other_classes_is_a_one_line_error(small
     assert "give a --alpha below 1.0" in err and len(err.strip().splitlines()) == 1
 
 
-
 def test_a_few_mined_negatives_weigh_no_more_than_the_rarest_face_class():
     from train.fit import class_weights
 

@@ -164,7 +164,8 @@ def run(args) -> dict:
 
     weights = None if args.weights == "none" else args.weights
     # the crops on which a narrower net measures which of the wider net's channels carry the most
-    probe = arrays["train"][0][np.random.default_rng(args.seed).permutation(len(arrays["train"][0]))[:256]]
+    probe = (arrays["train"][0][np.random.default_rng(args.seed).permutation(len(arrays["train"][0]))[:256]]
+             if args.alpha < 1 else None)
     model = build_model(len(labels), args.size, weights, args.dropout, float16=bool(gpus), alpha=args.alpha,
                         start=start, probe=probe)
     fitted = fit(model, *arrays["train"], *arrays["val"], fit_config, teacher, not_face_index(labels))
