@@ -89,6 +89,23 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
+def match_boxes(truth: np.ndarray, found: np.ndarray, min_iou: float) -> list[tuple[int, int]]:
+    """(truth index, detection index) pairs, each used once, the best overlaps first."""
+    if len(truth) == 0 or len(found) == 0:
+        return []
+    iou = iou_matrix(truth, found)
+    pairs, used_t, used_f = [], set(), set()
+    for flat in np.argsort(-iou, axis=None):
+        t, f = np.unravel_index(flat, iou.shape)
+        if iou[t, f] < min_iou:
+            break
+        if t not in used_t and f not in used_f:
+            pairs.append((int(t), int(f)))
+            used_t.add(t)
+            used_f.add(f)
+    return pairs
+
+
 def downscale_for_detection(frame: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     """Shrink a frame so its longer side is at most ``max_side``; returns it and the factor."""
     height, width = frame.shape[:2]

@@ -1,6 +1,7 @@
 """Scene sets: faces cut with their boxes, split with their photo, trained on, and the scene evaluator."""
 
 import csv
+import dataclasses
 import json
 
 import cv2
@@ -33,6 +34,49 @@ def test_scene_faces_are_cut_with_their_boxes_under_canonical_labels(small_datas
     assert record["face_px"] == int(min(sample.box[2:]))
 
 
+def test_a_boxed_face_the_detector_finds_is_also_cut_where_the_detector_puts_it(tmp_path, mask_images, face_models):
+    """A photo with an unmasked and a masked face, each boxed as a person would (tighter than the detector's
+    box, and off it), and a box on the bare wall. The two faces get a second crop cut with the detector's
+    box under their own box's label; the wall gets none, and nothing changes without the option."""
+    from edge.crops import iou_matrix
+    from edge.detectors import create_detector
+
+    data = tmp_path / "scenes"
+    write_scene(data, "a", [(unmasked_face(mask_images, 3), (60, 200)), (masked_face(mask_images, 1), (480, 200))],
+                [("without_mask", (90, 240, 230, 400)), ("with_mask", (500, 220, 660, 380)),
+                 ("without_mask", (300, 20, 420, 140))])
+    samples = list_samples([data], LABELS)
+    config = PrepConfig(size=64, detector="yunet", detector_dir=str(face_models))
+    assert [r["status"] for r in prepare(samples, config, None, progress=False).records] == ["box"] * 3
+    prepared = prepare(samples, dataclasses.replace(config, detector_views=True), None, progress=False)
+    views = [r for r in prepared.records if r["status"] == "detected"]
+    assert [(r["relpath"], r["label"]) for r in views] == [("images/a.jpg#0@detector", LABELS.index("without_mask")),
+                                                           ("images/a.jpg#1@detector", LABELS.index("with_mask"))]
+    photo = read_image(data / "images" / "a.jpg").bgr
+    found = create_detector("yunet", face_models).detect(photo)[:, :4]
+    for view, sample in zip(views, samples, strict=False):
+        assert view["box"] != list(sample.box)  # the detector's box, not the annotator's
+        assert iou_matrix(np.array([view["box"]]), found).max() > 0.99
+        assert np.array_equal(prepared.crops[view["index"]], crop_face(photo, view["box"], CropRule(0.2, True), 64))
+        assert view["face_px"] == int(min(view["box"][2:]))
+
+
+@pytest.mark.parametrize("mode, trains", [("boxes", {"a#0", "b#0"}), ("both", {"a#0", "a#0@detector", "b#0"}),
+                                           ("detector", {"a#0@detector", "b#0"})])
+def test_the_detectors_cut_of_a_face_trains_and_is_never_scored(mode, trains):
+    from train.run import keep_scene_crops
+
+    records = [{"relpath": name, "status": "detected" if name.endswith("@detector") else "box", "split": split}
+               for name, split in (("a#0", "train"), ("a#0@detector", "train"), ("b#0", "train"),
+                                   ("c#0", "test"), ("c#0@detector", "test"), ("d#0", "val"), ("d#0@detector", "val"))]
+    if mode == "boxes":
+        records = [r for r in records if r["status"] == "box"]  # prepare cuts no views
+    keep_scene_crops(records, mode)
+    assert {r["relpath"] for r in records if r.get("split") == "train"} == trains
+    assert {r["relpath"]: r["split"] for r in records if r.get("split") in ("val", "test")} == {"c#0": "test",
+                                                                                             "d#0": "val"}
+
+
 def test_a_class_no_source_has_is_one_line(small_dataset):
     with pytest.raises(DatasetError, match="no source has the class mask_incorrect"):
         resolve_labels([small_dataset], LABELS)
@@ -44,6 +88,11 @@ def test_three_class_run_splits_by_photo_and_reports_each_source(run3_dir, small
     with open(run3_dir / "split.csv") as f:
         rows = list(csv.DictReader(f))
     scenes = [r for r in rows if r["source"] == "scenes"]
+    views = [r for r in scenes if r["file"].endswith("@detector")]
+    annotated = {r["file"]: r for r in scenes if r not in views}
+    # the detector's cut of a face trains with it; every figure stays on the annotated boxes
+    assert views and {r["split"] for r in views} == {"train"}
+    assert all(annotated[r["file"].removesuffix("@detector")]["split"] == "train" for r in views)
     by_photo = {}
     for r in scenes:
         by_photo.setdefault(r["file"].split("#")[0], set()).add(r["split"])
@@ -54,6 +103,7 @@ def test_three_class_run_splits_by_photo_and_reports_each_source(run3_dir, small
     metrics = json.loads((run3_dir / "metrics.json").read_text())
     for key in ("test", f"test:{small_dataset.name}", "test:scenes", "calibration"):
         assert key in metrics["splits"] and metrics[key]["n"] > 0, key
+    assert metrics["test:scenes"]["n"] == sum(r["split"] == "test" for r in annotated.values())
     assert set(metrics["test"]["by_size"]) <= set(LABELS) and metrics["test"]["per_class"]["mask_incorrect"]["support"]
     assert metrics["threshold"]["chosen_on"] == str(small_dataset)
     report = (run3_dir / "report.md").read_text()

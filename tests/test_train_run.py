@@ -187,6 +187,28 @@ def test_a_teacher_that_is_no_run_or_has_other_classes_is_a_one_line_error(small
     assert "give a --alpha below 1.0" in err and len(err.strip().splitlines()) == 1
 
 
+def test_several_teachers_teach_the_mean_of_their_probabilities_and_must_share_an_input_size():
+    import keras
+
+    from train.run import RunError, teachers
+
+    def model(size, seed):
+        pixels = keras.Input((size, size, 3))
+        pooled = keras.layers.GlobalAveragePooling2D()(pixels)
+        head = keras.layers.Dense(3, activation="softmax",
+                                  kernel_initializer=keras.initializers.RandomNormal(seed=seed))
+        return keras.Model(pixels, head(pooled), name="mask_classifier")  # as every run names its model
+
+    a, b = model(8, 1), model(8, 2)
+    crops = np.random.default_rng(0).uniform(0, 1, (4, 8, 8, 3)).astype(np.float32)
+    mean = (a.predict(crops, verbose=0) + b.predict(crops, verbose=0)) / 2
+    assert not np.allclose(a.predict(crops, verbose=0), b.predict(crops, verbose=0), atol=1e-3)
+    assert np.allclose(teachers([a, b]).predict(crops, verbose=0), mean, atol=1e-6)
+    assert teachers([a]) is a and teachers([]) is None
+    with pytest.raises(RunError, match="the teachers take 8 and 16 px crops"):
+        teachers([a, model(16, 3)])
+
+
 def test_a_few_mined_negatives_weigh_no_more_than_the_rarest_face_class():
     from train.fit import class_weights
 

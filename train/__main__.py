@@ -53,9 +53,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--start-from", default=None,
                    help="a finished MobileNetV2 1.0 run (same classes) whose trained model a narrower net is cut "
                         "from, head included")
-    p.add_argument("--teacher", default=None,
-                   help="a finished run folder (same classes) to distil from: half of each target is its "
-                        "probabilities")
+    p.add_argument("--teacher", nargs="+", default=None,
+                   help="one or more finished run folders (same classes, same input size) to distil from: half of "
+                        "each target is their mean probabilities")
     p.add_argument("--dropout", type=number(0), default=0.2)
     g = p.add_argument_group("face crops (the device's detector and crop rule)")
     g.add_argument("--detector", default="auto", choices=("auto", "haar", "ssd", "yunet"))
@@ -66,6 +66,10 @@ def parser() -> argparse.ArgumentParser:
                    help="scene sets: boxed faces with a shorter side below this many px are left out")
     g.add_argument("--no-face", choices=("keep", "drop"), default="keep",
                    help="images where no face is found: keep them whole, or drop them")
+    g.add_argument("--scene-crops", choices=("boxes", "detector", "both"), default="boxes",
+                   help="scene sets: train on each face cut with its annotated box, with the box --detector finds "
+                        "for it (as the device cuts it; the annotated box where none is found), or both; every "
+                        "figure stays on the annotated boxes")
     g.add_argument("--cache", default=".cache/faces", help="face-crop cache folder ('' for none)")
     g = p.add_argument_group("split")
     g.add_argument("--split", type=fractions, default=(0.7, 0.15, 0.15), help="train,val,test")

@@ -45,25 +45,6 @@ from .dataset import DatasetError, is_scene_set, voc_faces
 from .split import held_out
 
 
-def match(truth: np.ndarray, found: np.ndarray, min_iou: float) -> list[tuple[int, int]]:
-    """(truth index, detection index) pairs, each used once, the best overlaps first."""
-    from edge.crops import iou_matrix
-
-    if len(truth) == 0 or len(found) == 0:
-        return []
-    iou = iou_matrix(truth, found)
-    pairs, used_t, used_f = [], set(), set()
-    for flat in np.argsort(-iou, axis=None):
-        t, f = np.unravel_index(flat, iou.shape)
-        if iou[t, f] < min_iou:
-            break
-        if t not in used_t and f not in used_f:
-            pairs.append((int(t), int(f)))
-            used_t.add(t)
-            used_f.add(f)
-    return pairs
-
-
 def bucket(size: float) -> str:
     return next(name for low, high, name in SIZE_BUCKETS if low <= size < high)
 
@@ -80,7 +61,7 @@ def evaluate(model: str, data: Path, detector_name: str, detector_dir: str, use_
     from edge import config as configs
     from edge.classifiers import load_classifier
     from edge.counts import MEMORY, CountStore
-    from edge.crops import CropRule, crop_face
+    from edge.crops import CropRule, crop_face, match_boxes
     from edge.detectors import create_detector
     from edge.images import read_image
     from edge.pipeline import Pipeline
@@ -122,7 +103,7 @@ def evaluate(model: str, data: Path, detector_name: str, detector_dir: str, use_
             turned_down += len(detected) - len(people)
             found = np.array([face.box for face in people], dtype=np.float64).reshape(-1, 4)
             predicted = [face.person for face in people]
-        pairs = dict(match(boxes, found, min_iou))
+        pairs = dict(match_boxes(boxes, found, min_iou))
         for t, (label, box) in enumerate(truth):
             f = pairs.get(t)
             if min(box[2:]) < min_face:

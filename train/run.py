@@ -57,6 +57,20 @@ def load_run_model(run: Path, labels: list[str], role: str, backbone: str | None
     return keras.models.load_model(run / "model.keras")
 
 
+def teachers(models: list[keras.Model]) -> keras.Model | None:
+    """One teacher from several finished runs: the mean of their probabilities (an ensemble of draws knows
+    more than any one of them)."""
+    if len(models) < 2:
+        return models[0] if models else None
+    sizes = {model.input_shape[1] for model in models}
+    if len(sizes) > 1:
+        raise RunError(f"the teachers take {' and '.join(map(str, sorted(sizes)))} px crops — give runs of one size")
+    for n, model in enumerate(models):  # every run's model has the same name, and one graph needs them apart
+        model.name = f"teacher_{n}"
+    pixels = keras.Input(models[0].input_shape[1:])
+    return keras.Model(pixels, keras.layers.Average()([model(pixels) for model in models]), name="teachers")
+
+
 def split_samples(records: list[dict], distance: int, fractions, seed: int, n_classes: int,
                   scene_sources: set[str] = frozenset()):
     """Split the usable records, source by source, and give each its near-duplicate group id.
@@ -92,6 +106,17 @@ def split_samples(records: list[dict], distance: int, fractions, seed: int, n_cl
             raise RunError(f"the {SPLITS[split]} split has no image of some class "
                            f"(counts {present.tolist()}): the dataset is too small to split")
     return usable
+
+
+def keep_scene_crops(usable: list[dict], mode: str) -> None:
+    """Take the split off the crops not used (they stay in ingest.csv, out of split.csv): a face cut where the
+    detector put it only trains (every figure is on the annotated boxes), and with ``mode`` "detector" it
+    trains instead of its annotated cut."""
+    views = {r["relpath"].removesuffix("@detector") for r in usable if r["status"] == "detected"}
+    for r in usable:
+        if (r["status"] == "detected" and r["split"] != "train"
+                or mode == "detector" and r["split"] == "train" and r["relpath"] in views):
+            del r["split"]
 
 
 def write_tables(out: Path, records: list[dict], labels: list[str]) -> None:
@@ -134,7 +159,7 @@ def run(args) -> dict:
     labels = resolve_labels(args.data, args.labels)
     violation = args.violation if args.violation in labels else None
     prep = PrepConfig(size=args.size, detector=args.detector, detector_dir=str(args.detector_dir),
-                      crop_margin=args.margin, no_face=args.no_face)
+                      crop_margin=args.margin, no_face=args.no_face, detector_views=args.scene_crops != "boxes")
     whole_epochs = args.whole_epochs if args.whole_epochs is not None else (20 if args.alpha < 1 else 0)
     fit_config = FitConfig(batch_size=args.batch_size, head_epochs=args.head_epochs,
                            head_lr=args.head_lr, fine_epochs=args.fine_epochs, fine_lr=args.fine_lr,
@@ -143,7 +168,7 @@ def run(args) -> dict:
                            patience=args.patience, seed=args.seed, degrade=args.degrade)
     if args.start_from and args.alpha == 1.0:
         raise RunError("--start-from narrows a finished run's model: give a --alpha below 1.0")
-    teacher = load_run_model(Path(args.teacher), labels, "teacher") if args.teacher else None
+    teacher = teachers([load_run_model(Path(run), labels, "teacher") for run in args.teacher or []])
     start = load_run_model(Path(args.start_from), labels, "start", backbone_name(1.0)) if args.start_from else None
     calibration = load_calibration(args.calibrate, labels, args.size) if args.calibrate else None
     prepare_output(out, args.force)
@@ -154,9 +179,10 @@ def run(args) -> dict:
     prepared = prepare(samples, prep, Path(args.cache) if args.cache else None)
     scene_sources = {Path(root).name for root in args.data if is_scene_set(root)}
     usable = split_samples(prepared.records, args.dup_distance, args.split, args.seed, len(labels), scene_sources)
+    keep_scene_crops(usable, args.scene_crops)
     write_tables(out, prepared.records, labels)
     save_examples(prepared, out / "crop_examples.png")
-    chosen = {split: [r for r in usable if r["split"] == split] for split in SPLITS}
+    chosen = {split: [r for r in usable if r.get("split") == split] for split in SPLITS}
     arrays = {split: (prepared.crops[[r["index"] for r in rows]], np.array([r["label"] for r in rows], dtype=np.int64))
               for split, rows in chosen.items()}
     counts = {s: np.bincount(arrays[s][1], minlength=len(labels)).tolist() for s in SPLITS}
@@ -232,13 +258,15 @@ def decide(out: Path, labels, violation, probabilities: dict, arrays: dict, chos
 
 def render_report(labels, violation, metrics, config, counts) -> str:
     ingest = metrics["ingest"]
+    taught = config["args"]["teacher"] or []
+    taught = [taught] if isinstance(taught, str) else taught  # a run from before several teachers
     lines = [
         "# Training run report", "",
         f"Command: `{config['command']}`  ",
         f"Data checksum (sha256): `{config['data_checksum']}`  ",
         f"Seed {config['args']['seed']}, MobileNetV2 {config['args']['alpha']} at {config['args']['size']} px"
         f"{', cut from ' + config['args']['start_from'] if config['args'].get('start_from') else ''}"
-        f"{', distilled from ' + config['args']['teacher'] if config['args']['teacher'] else ''}, "
+        f"{', distilled from ' + ' and '.join(taught) if taught else ''}, "
         f"wall time {metrics['wall_time_s'] / 60:.1f} min on {'GPU' if config['gpu'] else 'CPU'}, "
         f"best epoch {metrics['best_epoch']}.", "",
         "## Classes and split", "",

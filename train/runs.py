@@ -44,7 +44,9 @@ def run_crops(contract, config, rows, data: Path | None, detector_dir: str | Non
         moved = {Path(root).name: Path(root) for root in data}
         roots = [moved.get(root.name, root) for root in roots]
     by_name = {root.name: root for root in roots}
-    prep = PrepConfig(**{**config["prep"], **({"detector_dir": detector_dir} if detector_dir else {})})
+    # split.csv already names each detector view as a face with its own box: cut the rows, add none
+    prep = PrepConfig(**{**config["prep"], "detector_views": False,
+                         **({"detector_dir": detector_dir} if detector_dir else {})})
     labels = contract["labels"]
     crops = {}
     for split in splits:
