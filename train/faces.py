@@ -88,9 +88,9 @@ def prepare(samples: list[Sample], config: PrepConfig, cache_dir: Path | None = 
     needs_detector = config.detector_views or not all(s.box for s in samples)
     detector = create_detector(config.detector, config.detector_dir) if needs_detector else None
     rule = CropRule(margin=config.crop_margin, square=True)
-    boxes_of: dict[Path, list] = {}
+    boxes_of: dict[Path, list] = {}  # each photo's annotated boxes, to pair with its detections
     for sample in samples:
-        if sample.box is not None:
+        if config.detector_views and sample.box is not None:
             boxes_of.setdefault(sample.path, []).append(sample.box)
     crops, records = [], []
     # the last picture read (a scene's faces follow each other): path, image or error, hashes, detector boxes
@@ -106,11 +106,7 @@ def prepare(samples: list[Sample], config: PrepConfig, cache_dir: Path | None = 
         if read is None or read[0] != sample.path:
             try:
                 image = read_image(sample.path, min_side=config.min_side)
-                found = {}
-                if config.detector_views and sample.path in boxes_of:
-                    detections = detector.detect(image.bgr)[:, :4]
-                    found = {tuple(boxes_of[sample.path][t]): detections[f]
-                             for t, f in match_boxes(np.array(boxes_of[sample.path]), detections, 0.3)}
+                found = _detector_boxes(detector, image.bgr, boxes_of[sample.path]) if sample.path in boxes_of else {}
                 read = (sample.path, image, [int(h) for h in image_hashes(image.bgr)], found)
             except ImageError as exc:
                 read = (sample.path, exc, [], {})
@@ -148,6 +144,12 @@ def prepare(samples: list[Sample], config: PrepConfig, cache_dir: Path | None = 
         np.savez(partial, crops=stacked, records=json.dumps(records))
         partial.replace(cache_file)
     return Prepared(stacked, records)
+
+
+def _detector_boxes(detector, bgr: np.ndarray, boxes: list) -> dict[tuple, np.ndarray]:
+    """The detector's box for each annotated box it finds (IoU at least 0.3, best pairs first)."""
+    detections = detector.detect(bgr)[:, :4]
+    return {tuple(boxes[t]): detections[f] for t, f in match_boxes(np.array(boxes), detections, 0.3)}
 
 
 def save_examples(prepared: Prepared, path: Path, per_status: int = 8) -> None:
