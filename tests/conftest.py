@@ -215,8 +215,9 @@ def small_scenes(tmp_path_factory, shared_dir):
 
 @pytest.fixture(scope="session")
 def run3(tmp_path_factory, small_dataset, small_scenes, backbone_weights, face_models):
-    """A three-class run on a folder set and a scene set (its faces also cut with the detector's boxes), its
-    threshold chosen on an out-of-source set, and its export (gates loosened as for ``bundle``).
+    """A three-class run on a folder set and a scene set (its faces also cut with the detector's boxes, some of
+    its training crops grey), its threshold chosen on an out-of-source set, and its export (gates loosened as
+    for ``bundle``).
 
     A 3-epoch model on a hundred faces is not always sure of all three labels: now and then two of
     them get the same probability on every self-test picture and export's seal rightly refuses it
@@ -231,8 +232,8 @@ def run3(tmp_path_factory, small_dataset, small_scenes, backbone_weights, face_m
             "--data", str(small_dataset), str(small_scenes), "--out", str(out),
             "--labels", "with_mask,without_mask,mask_incorrect", "--calibrate", str(small_dataset),
             "--size", "96", "--weights", str(backbone_weights), "--detector", "yunet", "--min-recall", "0.9",
-            "--detector-dir", str(face_models), "--scene-crops", "both", "--cache", "", "--head-epochs", "2",
-            "--fine-epochs", "1", "--batch-size", "16", "--seed", str(seed),
+            "--detector-dir", str(face_models), "--scene-crops", "both", "--greyscale", "0.3", "--cache", "",
+            "--head-epochs", "2", "--fine-epochs", "1", "--batch-size", "16", "--seed", str(seed),
         ])
         assert code == 0
         bundle = tmp_path_factory.mktemp("exports") / "bundle3"

@@ -42,3 +42,11 @@ def test_report_on_a_run_and_its_export(run_dir, bundle, tmp_path, capsys):
     assert hand["without_mask_recall"] == hand["accuracy"]
     assert (out / "robustness.png").stat().st_size > 10_000
     assert "| small face 32 px |" in (out / "robustness.md").read_text()
+
+
+def test_the_night_camera_leaves_no_colour_and_the_dark_night_less_light(crop):
+    assert np.ptp(crop.astype(int), axis=-1).max() > 20  # the face had colour
+    rng = np.random.default_rng(0)
+    grey, dark = robustness.night()(crop, rng), robustness.night(0.35, 4)(crop, rng)
+    assert np.ptp(grey.astype(int), axis=-1).max() == 0
+    assert dark.mean() < 0.45 * grey.mean()

@@ -84,6 +84,34 @@ def test_walkthrough_counts_boxed_photos_against_their_boxes(tmp_path, mask_imag
     assert [clip["counted"] for clip in run["per_clip"]] == [{"without_mask": 1}, {"with_mask": 1}]
 
 
+def test_walkthrough_at_night_runs_the_device_on_grey_frames(mask_images, face_models):
+    """The night camera's clip reaches the pipeline grey, and the real face on it is still found and counted."""
+    import dataclasses
+
+    from conftest import unmasked_face
+
+    sys.path.insert(0, str(REPO / "tools"))
+    from walkthrough import run_clip
+
+    from edge import config as configs
+    from edge.cli.run import load_models
+    from edge.counts import MEMORY, CountStore
+    from edge.pipeline import Pipeline
+
+    photo = np.full((600, 800, 3), (40, 120, 200), np.uint8)  # an orange wall
+    photo[200:400, 300:500] = unmasked_face(mask_images, 3)
+    config = configs.from_dict({"detector": {"name": "yunet", "model_dir": str(face_models), "threads": 1},
+                                "speed": {"preset": "exact"}})
+    classifier, detector = load_models(config)
+    faces = [("without_mask", np.array([320.0, 210.0, 160.0, 180.0]))]
+    for night in (False, True):
+        pipeline = Pipeline(detector, classifier, CountStore(MEMORY), **dataclasses.asdict(config.tracker),
+                            **config.speed.settings(detector.name))
+        clip = run_clip(pipeline, photo, "p", faces, keep=True, night=night)
+        assert (np.ptp(clip.last_frame.astype(int), axis=-1).max() == 0) == night
+        assert clip.counted == {"without_mask": 1} and clip.people[0][2] == 0
+
+
 def test_walkthrough_judges_person_by_person():
     """A person is matched to the face they were: the wrong label on one face is not made good by an extra
     person with that label elsewhere; a face counted twice is an extra; a reviewed unboxed face is not."""

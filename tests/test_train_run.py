@@ -219,3 +219,21 @@ def test_a_few_mined_negatives_weigh_no_more_than_the_rarest_face_class():
     assert capped[3] == pytest.approx(free[2]) and {i: capped[i] for i in range(3)} == {i: free[i] for i in range(3)}
     # a not_face class commoner than the rarest face class keeps its own weight
     assert class_weights(np.repeat([0, 1, 2, 3], [600, 400, 100, 300]), 4, not_face=3)[3] == pytest.approx(1400 / 1200)
+
+
+def test_a_share_of_training_crops_is_seen_as_a_night_camera_sees_it():
+    import tensorflow as tf
+
+    from train.model import greyscale
+
+    rng = np.random.default_rng(0)
+    crop = tf.constant(rng.uniform(0, 255, (16, 16, 3)), tf.float32)  # every pixel coloured
+    tf.random.set_seed(0)
+    out = np.stack([greyscale(crop, 0.3).numpy() for _ in range(200)])
+    grey = np.all(np.ptp(out, axis=-1) < 1e-3, axis=(1, 2))
+    assert 0.2 < grey.mean() < 0.4
+    assert np.array_equal(out[~grey], np.broadcast_to(crop.numpy(), out[~grey].shape))
+    # grey as the eye sees it: the luma of the colours, not their mean
+    luma = crop.numpy() @ np.array([0.2989, 0.587, 0.114], np.float32)
+    assert np.allclose(out[grey][0][..., 0], luma, atol=0.5)
+    assert np.array_equal(greyscale(crop, 0.0).numpy(), crop.numpy())

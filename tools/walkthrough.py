@@ -24,6 +24,8 @@ Each counted person is matched to the face they were (their median box, mapped b
 ``mask_incorrect`` label; for a two-class model they may be counted as anything, and what they
 were counted as is reported.
 
+``--camera night`` makes every frame grey, as a camera in night (infrared) mode sees it.
+
 Held out: a photo whose name's sha1 ends in a hex digit below 3 (about 19% of them); training on
 scenes-ilc must leave these out (``held_out``).
 
@@ -193,7 +195,8 @@ class Clip:
                 "confusion": {truth: dict(row) for truth, row in confusion.items()}, "exact": wrong == 0 and extra == 0}
 
 
-def run_clip(pipeline: Pipeline, photo: np.ndarray, name: str, faces, keep: bool) -> Clip:
+def run_clip(pipeline: Pipeline, photo: np.ndarray, name: str, faces, keep: bool, night: bool = False) -> Clip:
+    """``night``: the camera in night (infrared) mode, which sees in grey."""
     boxes = np.stack([box for _, box in faces])
     path = windows(photo.shape, boxes)
     result = None
@@ -202,6 +205,8 @@ def run_clip(pipeline: Pipeline, photo: np.ndarray, name: str, faces, keep: bool
     pipeline.on_count = lambda label, track: counted.append((track.id, label, track.best_score))
     for window in path:
         frame = frame_at(photo, window)
+        if night:
+            frame = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
         result = pipeline.process(frame)
         for face in result.faces:
             seen.setdefault(face.track, []).append(to_photo(np.array(face.box, np.float64), window))
@@ -308,6 +313,8 @@ def main(argv=None) -> int:
                    help="training: the photos a model may learn from, to fit the face check's floor on")
     p.add_argument("--tracker", nargs="+", type=key_number, default=[], metavar="KEY=VALUE",
                    help="[tracker] settings to change, e.g. face_score=0 (the face check off) or judge_frames=5")
+    p.add_argument("--camera", choices=("colour", "night"), default="colour",
+                   help="night: every frame grey, as a camera in night (infrared) mode sees it")
     p.add_argument("--every", type=whole_number(1), default=1, help="take every n-th held-out photo")
     p.add_argument("--limit", type=whole_number(1), default=None, help="at most this many clips")
     p.add_argument("--unboxed", type=Path, default=UNBOXED,
@@ -348,14 +355,15 @@ def main(argv=None) -> int:
             for number, (name, photo, faces) in enumerate(chosen, 1):
                 pipeline = Pipeline(detector, classifier, CountStore(MEMORY), **dataclasses.asdict(config.tracker),
                                     **config.speed.settings(detector.name))
-                clips.append(run_clip(pipeline, photo, name, faces, keep))
+                clips.append(run_clip(pipeline, photo, name, faces, keep, args.camera == "night"))
                 judged.append(clips[-1].judge(labels, args.min_face, unboxed.get(name, []), false_faces.get(name, [])))
                 if number % 50 == 0:
                     print(f"  {detector_name} {setting}: {number} clips ...", file=sys.stderr, flush=True)
             summary = summarize(judged, clips, labels, args.min_face)
-            summary.update(detector=detector_name, setting=setting, speed=config.speed.settings(detector.name),
-                           model=classifier.shown_name, seconds=round(time.perf_counter() - started, 1))
-            print(json.dumps({k: summary[k] for k in ("detector", "setting", "clips", "counted_right_share",
+            summary.update(detector=detector_name, setting=setting, camera=args.camera,
+                           speed=config.speed.settings(detector.name), model=classifier.shown_name,
+                           seconds=round(time.perf_counter() - started, 1))
+            print(json.dumps({k: summary[k] for k in ("detector", "setting", "camera", "clips", "counted_right_share",
                                                        "extra_per_clip", "extra_not_judged", "exactly_right",
                                                        "unboxed_people", "extra_on_reviewed_false_faces",
                                                        "face_score_floor")}))

@@ -95,6 +95,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--degrade", type=number(0, maximum=1), default=0.5,
                    help="share of training crops made to look like a small, dim, compressed face at the door "
                         "(downscaled to 16-48 px and back, JPEG, sensor noise, dim light); 0 for none")
+    g.add_argument("--greyscale", type=number(0, maximum=1), default=0.0,
+                   help="share of training crops turned grey, as a camera in night (infrared) mode sees faces")
     g.add_argument("--min-recall", type=number(0), default=0.99,
                    help="validation recall floor for the violation class when choosing the threshold")
     g.add_argument("--max-false-alarms", type=number(0, maximum=0.5), default=None,

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .model import augmenter, degrade, random_blur, unfreeze_top
+from .model import augmenter, degrade, greyscale, random_blur, unfreeze_top
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class FitConfig:
     patience: int = 3
     seed: int = 0
     degrade: float = 0.0  # share of training crops made small, dim and compressed (model.degrade)
+    greyscale: float = 0.0  # share of training crops turned grey, as a night-mode camera sees them
 
 
 class KeepBest(keras.callbacks.Callback):
@@ -78,7 +79,8 @@ def _datasets(train_x, train_y, val_x, val_y, config: FitConfig, teacher: keras.
 
     train = (tf.data.Dataset.from_tensor_slices((train_x, train_y))
              .shuffle(len(train_x), seed=config.seed, reshuffle_each_iteration=True)
-             .map(lambda x, y: (degrade(x, config.degrade), y), num_parallel_calls=tf.data.AUTOTUNE)
+             .map(lambda x, y: (degrade(greyscale(tf.cast(x, tf.float32), config.greyscale), config.degrade), y),
+                  num_parallel_calls=tf.data.AUTOTUNE)
              .batch(config.batch_size)
              .map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
              .prefetch(tf.data.AUTOTUNE))

@@ -1,8 +1,8 @@
 """``python -m train.robustness``: how far the exported model holds up, condition by condition.
 
 Each test-split face crop of a run is transformed the way a doorway camera degrades it
-(small faces, darkness, motion blur, JPEG artefacts, off-centre detector boxes, a hand or
-cloth over the mouth) and classified by the device's own backend. Writes
+(small faces, darkness, a night-mode camera's grey, motion blur, JPEG artefacts, off-centre
+detector boxes, a hand or cloth over the mouth) and classified by the device's own backend. Writes
 ``robustness.json``, ``robustness.md``, ``robustness.png`` (one example per condition) and
 ``failures.png`` (the untransformed test crops it gets wrong, to look at).
 """
@@ -40,6 +40,14 @@ def darker(gain: float, noise: float) -> Callable:
     def transform(crop, rng):
         dark = crop.astype(np.float32) * gain + rng.normal(0, noise, crop.shape)
         return np.clip(dark, 0, 255).astype(np.uint8)
+    return transform
+
+
+def night(gain: float = 1.0, noise: float = 0.0) -> Callable:
+    """A camera in night (infrared) mode: grey, and at ``gain`` < 1 under-exposed with sensor noise too."""
+    def transform(crop, rng):
+        grey = cv2.cvtColor(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+        return darker(gain, noise)(grey, rng) if gain < 1 else grey
     return transform
 
 
@@ -120,6 +128,8 @@ CONDITIONS: list[tuple[str, Callable | None, str | None]] = [
     ("small face 32 px", smaller(32), None),
     ("dark (x0.35, noise 4)", darker(0.35, 4), None),
     ("very dark (x0.15, noise 6)", darker(0.15, 6), None),
+    ("night camera: grey", night(), None),
+    ("night camera: grey, dark (x0.35, noise 4)", night(0.35, 4), None),
     ("motion blur 9 px", motion_blur(9), None),
     ("motion blur 17 px", motion_blur(17), None),
     ("JPEG quality 20", jpeg(20), None),

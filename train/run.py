@@ -165,7 +165,8 @@ def run(args) -> dict:
                            head_lr=args.head_lr, fine_epochs=args.fine_epochs, fine_lr=args.fine_lr,
                            fine_from=args.fine_from, fine_decay=args.fine_decay, whole_epochs=whole_epochs,
                            whole_lr=args.whole_lr,
-                           patience=args.patience, seed=args.seed, degrade=args.degrade)
+                           patience=args.patience, seed=args.seed, degrade=args.degrade,
+                           greyscale=args.greyscale)
     if args.start_from and args.alpha == 1.0:
         raise RunError("--start-from narrows a finished run's model: give a --alpha below 1.0")
     teacher = teachers([load_run_model(Path(run), labels, "teacher") for run in args.teacher or []])
