@@ -79,7 +79,7 @@ def _datasets(train_x, train_y, val_x, val_y, config: FitConfig, teacher: keras.
 
     train = (tf.data.Dataset.from_tensor_slices((train_x, train_y))
              .shuffle(len(train_x), seed=config.seed, reshuffle_each_iteration=True)
-             .map(lambda x, y: (degrade(greyscale(tf.cast(x, tf.float32), config.greyscale), config.degrade), y),
+             .map(lambda x, y: (degrade(greyscale(x, config.greyscale), config.degrade), y),
                   num_parallel_calls=tf.data.AUTOTUNE)
              .batch(config.batch_size)
              .map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)

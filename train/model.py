@@ -108,9 +108,11 @@ def random_blur(images: tf.Tensor, probability: float = 0.25) -> tf.Tensor:
 
 
 def greyscale(image: tf.Tensor, probability: float) -> tf.Tensor:
-    """With ``probability``, one float RGB crop as a camera in night mode sees it: grey. A doorway camera
-    that switches to infrared at dusk (a Pi NoIR, most IP cameras) gives grey frames, and a model that
-    never saw one called 69% of its test split's worn-wrong masks something else on grey (docs/model-card.md)."""
+    """With ``probability``, one RGB crop (0..255, made float) as a camera in night mode sees it: grey. A
+    doorway camera that switches to infrared at dusk (a Pi NoIR, most IP cameras) gives grey frames, and a
+    model that never saw one called 69% of its test split's worn-wrong masks something else on grey
+    (docs/model-card.md)."""
+    image = tf.cast(image, tf.float32)
     if probability <= 0:
         return image
     grey = tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(image))

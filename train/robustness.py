@@ -45,11 +45,10 @@ def darker(gain: float, noise: float) -> Callable:
 
 def night(gain: float = 1.0, noise: float = 0.0) -> Callable:
     """A camera in night (infrared) mode: grey, and at ``gain`` < 1 under-exposed with sensor noise too."""
-    dim = darker(gain, noise) if gain < 1 else None
+    dim = darker(gain, noise)  # at the defaults it changes no pixel
 
     def transform(crop, rng):
-        grey = cv2.cvtColor(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-        return grey if dim is None else dim(grey, rng)
+        return dim(cv2.cvtColor(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB), rng)
     return transform
 
 
