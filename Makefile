@@ -32,6 +32,8 @@ $(VENV)/.installed: requirements-edge.txt requirements-onnx.txt requirements-tra
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-train.txt
 	$(PY) -m pip install -q --no-deps -e .
+	@# train/ and export/ are the workstation's, never installed on a device: this venv imports them from here
+	echo "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/maskwatch-workstation.pth"
 	touch $@
 
 setup: $(VENV)/.installed ## workstation venv (.venv): training, export, tests
@@ -150,7 +152,7 @@ sweep: setup ## train + export each input size in SWEEP_SIZES (gates off), then 
 		[ -f runs/m$$s/model.keras ] || $(MAKE) train SIZE=$$s || exit 1; \
 		[ -f exports/m$$s/manifest.json ] || $(MAKE) export SIZE=$$s ARGS="--max-drop 100 --min-agreement 0" || exit 1; \
 	done
-	$(PY) tools/size_sweep.py $(foreach s,$(SWEEP_SIZES),runs/m$(s)) --json runs/sweep.json
+	$(PY) -m train.size_sweep $(foreach s,$(SWEEP_SIZES),runs/m$(s)) --json runs/sweep.json
 
 check-wheels: setup ## the device's requirements install from wheels on Python 3.11-3.13, x86_64 and aarch64 (PyPI)
 	bash tools/check_wheels.sh $(VENV)/bin/pip
@@ -159,7 +161,7 @@ check-arm: setup ## edge-run on arm64 Debian 13 and 12 under qemu vs this machin
 	$(PY) tools/check_arm.py --shared $(SHARED)
 
 fairness: setup ## share of masked vs unmasked pictures where each face detector finds a face
-	$(PY) tools/detector_fairness.py --data $(SHARED)/datasets/masks --detector-dir $(DETECTORS)
+	$(PY) -m train.detector_fairness --data $(SHARED)/datasets/masks --detector-dir $(DETECTORS)
 
 scenes: setup ## MODEL (default: the shipped one) on scenes-ilc's held-out photos, with YuNet and on the boxes alone
 	$(PY) -m train.evaluate_scenes --model $(or $(MODEL),default) --data $(SHARED)/datasets/scenes-ilc \
@@ -169,22 +171,22 @@ scenes: setup ## MODEL (default: the shipped one) on scenes-ilc's held-out photo
 
 NEGATIVES ?= runs/negatives
 mine-negatives: setup ## YuNet's false faces on scenes-ilc's walk-up clips → $(NEGATIVES)/candidates.json + contact sheets to review
-	$(PY) tools/negatives.py mine --data $(SHARED)/datasets/scenes-ilc --detector-dir $(DETECTORS) --out $(NEGATIVES)
+	$(PY) -m train.negatives mine --data $(SHARED)/datasets/scenes-ilc --detector-dir $(DETECTORS) --out $(NEGATIVES)
 
-negatives: setup ## scenes-ilc + the reviewed false faces (tools/negatives-review.json) as not_face → $(NEGATIVES)/scenes-ilc
-	$(PY) tools/negatives.py write --data $(SHARED)/datasets/scenes-ilc --out $(NEGATIVES)/scenes-ilc
+negatives: setup ## scenes-ilc + the reviewed false faces (train/reviewed/negatives-review.json) as not_face → $(NEGATIVES)/scenes-ilc
+	$(PY) -m train.negatives write --data $(SHARED)/datasets/scenes-ilc --out $(NEGATIVES)/scenes-ilc
 
 walkthrough: setup ## real photos (scenes-ilc, held out) as walk-up clips: people counted vs the boxes → runs/walkthrough-*
-	$(PY) tools/walkthrough.py --data $(SHARED)/datasets/scenes-ilc --detector-dir $(DETECTORS) --detector yunet \
+	$(PY) -m train.walkthrough --data $(SHARED)/datasets/scenes-ilc --detector-dir $(DETECTORS) --detector yunet \
 		--setting every-frame fast --json runs/walkthrough-yunet.json --png runs/walkthrough-yunet.png
-	$(PY) tools/walkthrough.py --data $(SHARED)/datasets/scenes-ilc --detector-dir $(DETECTORS) --detector haar \
+	$(PY) -m train.walkthrough --data $(SHARED)/datasets/scenes-ilc --detector-dir $(DETECTORS) --detector haar \
 		--setting every-frame haar-fastest --every 2 --json runs/walkthrough-haar.json --png runs/walkthrough-haar.png
 
 SOAK_FRAMES ?= 100000
 soak: setup ## long run on the demo clip: RSS growth, longest frame gap, counts (SOAK_FRAMES=100000)
 	mkdir -p demo-out
 	$(PY) tools/demo_clip.py demo-out/doorway.mp4
-	$(PY) tools/soak.py demo-out/doorway.mp4 --frames $(SOAK_FRAMES) --detector yunet \
+	$(VENV)/bin/edge-bench --soak demo-out/doorway.mp4 --frames $(SOAK_FRAMES) --detector yunet \
 		--detector-dir $(DETECTORS) --json demo-out/soak.json
 
 clean: ## remove caches (keeps runs/ and the venvs)

@@ -11,7 +11,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import schema
+from . import detectors, schema
+from .alerts.base import ALERTS
+from .classifiers.base import CLASSIFIERS
 from .errors import ConfigError, os_reason
 from .policy import SEVERITIES
 
@@ -48,15 +50,15 @@ class ModelConfig:
                               flag="--model", pattern=TEXT)
     backend: str | None = option(None, "classifier backend (default: the best artifact in the bundle; litert "
                                  "and onnx mean their int8 artifact)",
-                                 choices=("litert-int8", "litert-fp32", "onnx-int8", "onnx-fp32", "litert", "onnx"))
+                                 choices=(*CLASSIFIERS.artifacts(), *CLASSIFIERS.names()))
     threads: int = option(1, "classifier threads", minimum=1, maximum=64)
 
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    name: str = option("auto", "auto: YuNet when its file is present, else Haar eye pairs (fair to masks, "
-                       "finds fewer faces)",
-                       flag="--detector", choices=("auto", "haar", "ssd", "yunet"))
+    name: str = option("auto", "auto: the first of " + ", ".join(detectors.auto_order()) + " whose files are present. "
+                       + "; ".join(f"{name}: {cls.summary}" for name, cls in detectors.DETECTORS.items()),
+                       flag="--detector", choices=detectors.choices())
     model_dir: str | None = option(None, "detector files (default: $MASKWATCH_MODELS or "
                                    "~/.local/share/maskwatch/models)", flag="--detector-dir", pattern=TEXT)
     max_side: int = option(640, "detect on frames shrunk to this longer side", flag="--detect-max-side",
@@ -76,16 +78,17 @@ class TrackerConfig:
     # 0 would join any two faces into one track; a walking face's box overlaps its last one by about 0.9,
     # so above that nobody's track would continue and nobody would be counted.
     min_iou: float = option(0.25, "box overlap that continues a track", minimum=0.05, maximum=0.9)
-    # The detector's own floor is fitted on real faces (tools/walkthrough.py --photos training); a score is a
+    # The detector's own floor is fitted on real faces (train/walkthrough.py --photos training); a score is a
     # probability, and a floor of 1 would let nobody be counted.
     face_score: float | None = option(None, "detector score a face must reach on at least one frame to be counted "
                                       "(default: the detector's own; 0: off)", minimum=0.0, maximum=0.99)
-    # The model is measured per face size (edge-eval, docs/benchmarks.md): under 32 px it is least accurate.
+    # The model is measured per face size (edge-eval, docs/notes/2026-12-05-benchmark-record.md): under 32 px
+    # it is least accurate.
     judge_px: int = option(32, "face width in px from which a frame is used to judge a mask", minimum=0,
                            maximum=1000)
     # YuNet's landmarks: 0 frontal, a profile 1-4 (its eyes close together), the back of a head it took for a
     # face 2.1-4.9; real profiles the annotators labelled went under 2.0 on enough frames, and a check at 0.7
-    # made 7 of 115 unmasked walk-up faces not judged (docs/benchmarks.md).
+    # made 7 of 115 unmasked walk-up faces not judged (docs/notes/2026-12-05-benchmark-record.md).
     max_turn: float = option(2.0, "how far a face may be turned away (the nose's offset from between the eyes, in "
                              "eye distances) in a frame used to judge a mask", minimum=0.0, maximum=10.0)
     judge_frames: int = option(3, "frames that size and that frontal before the person is counted while in view; "
@@ -95,18 +98,16 @@ class TrackerConfig:
                               "(largest, sharpest, most face-like)", minimum=1, maximum=100)
 
 
-# The fast path each detector gets by default: the fastest settings measured to count the people
-# every-frame detection counts, on real faces walking up to the camera (`make walkthrough`,
-# docs/benchmarks.md). The SSD resizes any input to 300x300, so searching less of the frame saves it
-# nothing, and it was not measured: it detects on every frame.
-PRESETS = {
-    "exact": {"detect_every": 1, "motion_gate": False, "motion_regions": False},
-    "yunet": {"detect_every": 3, "motion_gate": True, "motion_regions": True},
-    # Every k-th frame lost one of Haar's 36 people in 60 clips (k = 3 with the gate, k = 4 with or
-    # without it), the regions another; the gate alone lost none.
-    "haar": {"detect_every": 1, "motion_gate": True, "motion_regions": False},
-    "ssd": {"detect_every": 1, "motion_gate": False, "motion_regions": False},
-}
+# Detection on every frame, whole frames: ``preset = "exact"``; each detector's own ``auto`` preset is
+# declared in its file (``FaceDetector.preset``).
+EXACT = {"detect_every": 1, "motion_gate": False, "motion_regions": False}
+
+
+def _preset_words(preset: dict) -> str:
+    k = preset["detect_every"]
+    every = "every frame" if k == 1 else f"every {k}{ {2: 'nd', 3: 'rd'}.get(k, 'th')} frame"
+    switches = [name for key, name in (("motion_gate", "motion gate"), ("motion_regions", "regions")) if preset[key]]
+    return every + (f" with {' and '.join(switches)}" if switches else "")
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,10 @@ class SpeedConfig:
     """The fast path: spend the CPU on frames and faces where something can change."""
 
     preset: str = option("auto", "auto: the fastest settings measured to count what detection on every frame "
-                         "counts, for the detector in use (YuNet: every 3rd frame, motion gate and regions; "
-                         "Haar: every frame with the motion gate; SSD: every frame); exact: detect on every frame, "
-                         "whole frames, for any detector. The three settings below override it",
+                         "counts, for the detector in use (" + "; ".join(
+                             f"{name}: {_preset_words(cls.preset)}" for name, cls in detectors.DETECTORS.items())
+                         + "); exact: detect on every frame, whole frames, for any detector. The three settings "
+                         "below override it",
                          choices=("auto", "exact"))
     detect_every: int | None = option(None, "run the face detector on every k-th frame (on every frame while "
                                       "someone in view is not counted yet); between, faces keep their tracked "
@@ -135,8 +137,8 @@ class SpeedConfig:
                                    "off: classify every face in every frame", minimum=0.5, maximum=1.0, off="off")
 
     def settings(self, detector: str) -> dict:
-        """The Pipeline's fast-path keywords for ``detector`` (its resolved name: yunet, haar, ssd)."""
-        chosen = PRESETS["exact" if self.preset == "exact" else detector]
+        """The Pipeline's fast-path keywords for ``detector`` (its resolved name, not auto)."""
+        chosen = EXACT if self.preset == "exact" else detectors.preset(detector)
         given = {key: getattr(self, key) for key in chosen if getattr(self, key) is not None}
         return {**chosen, **given, "motion_threshold": self.motion_threshold, "settled": self.settled}
 
@@ -144,7 +146,7 @@ class SpeedConfig:
 @dataclass(frozen=True)
 class AlertsConfig:
     backend: str = option("gpiozero", "GPIO library; none runs without outputs", flag="--gpio",
-                          choices=("gpiozero", "jetson", "none"))
+                          choices=ALERTS.names())
     green_led: int | str | None = option(None, "pin of the green LED (compliant person), e.g. 17 or \"GPIO17\"",
                                          minimum=0, maximum=999, pattern=PIN_NAME)
     red_led: int | str | None = option(None, "pin of the red LED (a violation or a warning)", minimum=0, maximum=999,

@@ -1,4 +1,5 @@
-"""Every error the runtime raises on purpose.
+"""Every error the project raises on purpose, and the warnings it gives: the device runtime's, training's and
+export's all derive from ``EdgeError``.
 
 Each one also inherits the builtin a caller would naturally catch, as gpiozero's do, and
 its message is written for a person: what went wrong and what to do about it.
@@ -46,3 +47,23 @@ class CameraError(EdgeError, OSError):
 
 class CountsError(EdgeError, OSError):
     """The counts database cannot be used, or counts could not be written to it."""
+
+
+class MaskwatchWarning(UserWarning):
+    """Base of the warnings the project gives on purpose: something works, but not as well as it could."""
+
+
+class FallbackWarning(MaskwatchWarning):
+    """A lesser component was used because the better one is missing, as gpiozero's PinFactoryFallback."""
+
+
+class DetectorFallback(FallbackWarning):
+    """``--detector auto`` found no file for its first choice and took the next one."""
+
+
+class BackendFallback(FallbackWarning):
+    """A classifier backend runs without what makes it fast (LiteRT missing: tflite_runtime, no XNNPACK int8)."""
+
+
+class UnprovenModelWarning(MaskwatchWarning):
+    """A model bundle has no self-test, so its labels cannot be proven."""

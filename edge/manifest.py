@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from . import schema
+from .decision import not_face_index
 from .errors import ModelFileError, ModelMismatchError
-from .metrics import not_face_index
 from .policy import SEVERITIES
 from .schema import spec
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .crops import CropRule, crop_face, detail, regions_area, search_regions
-from .metrics import predict_labels
+from .decision import predict_labels
 from .motion import MotionGate, changed_boxes, thumbnail
 from .policy import NOT_JUDGED
 from .tracker import Track, Tracker
@@ -54,10 +54,26 @@ class FaceResult:
         return {"box": list(self.box), "label": self.label, "score": round(self.score, 4), "track": self.track}
 
 
+@dataclass(frozen=True)
+class Person:
+    """Someone the pipeline counted: what the runner stores, the alerts sound for and the outputs show."""
+
+    label: str  # a face label, or not_judged
+    track: Track
+
+    @property
+    def confidence(self) -> float:
+        return self.track.confidence
+
+    @property
+    def frames(self) -> int:
+        return self.track.hits
+
+
 @dataclass
 class FrameResult:
     faces: list[FaceResult]
-    counted: list[str]  # labels of the people counted in this frame
+    counted: list[Person]  # the people counted on this frame
 
     def people_in_view(self) -> set[str]:
         """The labels of the counted people in this frame."""
@@ -65,14 +81,14 @@ class FrameResult:
 
 
 class Pipeline:
-    def __init__(self, detector, classifier, store, on_count=None, detect_every: int = 1,
+    def __init__(self, detector, classifier, detect_every: int = 1,
                  motion_gate: bool = False, motion_threshold: float = 0.003, motion_regions: bool = False,
                  settled: float | None = None, face_score: float | None = None, **tracking):
         """``tracking``: Tracker settings (TrackerConfig's); its labels come from the manifest, and
         ``face_score`` (None) from the detector. The other keywords are SpeedConfig's (the fast path);
-        their defaults switch it off."""
+        their defaults switch it off. It decides who is counted; storing them is the caller's."""
         manifest = classifier.manifest
-        self.detector, self.classifier, self.store = detector, classifier, store
+        self.detector, self.classifier = detector, classifier
         self.labels = manifest.labels
         self.rule = CropRule(manifest.crop.margin, manifest.crop.square)
         self.violation_index, self.threshold = manifest.violation_index, classifier.threshold
@@ -80,7 +96,6 @@ class Pipeline:
         self.tracker = Tracker(self.violation_index, self.threshold, not_face_index=self.not_face_index,
                                face_score=getattr(detector, "face_score", 0.0) if face_score is None else face_score,
                                **tracking)
-        self.on_count = on_count
         self.detect_every, self.settled = detect_every, settled
         self.motion_gate, self.motion_regions = motion_gate, motion_regions
         self.motion = MotionGate(motion_threshold) if motion_gate or motion_regions else None
@@ -162,20 +177,16 @@ class Pipeline:
             confirmed += self.tracker.finish(min_hits)
         return FrameResult(self._faces(boxes, probabilities, tracks), self._counted(confirmed))
 
-    def finish(self) -> list[str]:
-        """The input ended or edge-run stops: count the people in view who have the evidence (with the
-        frames they have), and return their labels."""
+    def finish(self) -> list[Person]:
+        """The input ended or edge-run stops: the people in view who have the evidence (with the frames they
+        have) are counted."""
         return self._counted(self.tracker.finish())
 
     def person(self, track: Track) -> str:
         return NOT_JUDGED if track.label is None else self.labels[track.label]
 
-    def _counted(self, tracks: list[Track]) -> list[str]:
-        for track in tracks:
-            self.store.add(self.person(track), track.confidence, track.hits)
-            if self.on_count is not None:
-                self.on_count(self.person(track), track)
-        return [self.person(t) for t in tracks]
+    def _counted(self, tracks: list[Track]) -> list[Person]:
+        return [Person(self.person(track), track) for track in tracks]
 
     def _tracked_only(self) -> FrameResult:
         """A frame the detector skipped: the people in view where the last detection saw them."""

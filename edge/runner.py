@@ -29,7 +29,14 @@ def summary(session: dict[str, int], policy: Policy, fps: float, totals: dict[st
 def update_alerts(alerts, now: float, result, policy: Policy) -> None:
     """Tell the alerts the severities of who is in view and of who was counted in this frame."""
     alerts.update(now, {policy.of(label) for label in result.people_in_view()},
-                  [policy.of(label) for label in result.counted])
+                  [policy.of(person.label) for person in result.counted])
+
+
+def record(store, people) -> None:
+    """Store the people the pipeline counted, one row each, and log them."""
+    for person in people:
+        store.add(person.label, person.confidence, person.frames)
+        log.info("counted track %d: %s (%.2f)", person.track.id, person.label, person.confidence)
 
 
 @dataclass
@@ -127,6 +134,7 @@ class Runner:
                 last_frame = now
                 laps = Laps()
                 result = self.pipeline.process(frame.image, frame.independent, lap=laps)
+                record(self.store, result.counted)
                 update_alerts(self.alerts, now, result, self.policy)
                 self.outputs.write(self.frames, frame, result)
                 for observer in self.observers:
@@ -144,7 +152,7 @@ class Runner:
                 log.warning("%d frame(s) of %s could not be decoded and were skipped", self.camera.skipped,
                             self.source_name)
             self.notifier.stopping(f"stopping ({self.stop_reason or 'done'})")
-            self.pipeline.finish()  # the people in view with the evidence are counted, not lost
+            record(self.store, self.pipeline.finish())  # the people in view with the evidence are counted, not lost
             self.store.flush(force=True)  # the publisher sends what is in the database
             for observer in self.observers:
                 observer.close()

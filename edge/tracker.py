@@ -5,7 +5,7 @@ A track is counted once, when it has the evidence for it, not at its first frame
 - ``min_hits`` detections, so a one-frame flicker is nobody;
 - the face check: the detector's score reached ``face_score`` on at least one frame. A wall
   pattern, a hand or the back of a head is found again frame after frame and outlasts any
-  ``min_hits``; its score rarely reaches what a real face's does (docs/benchmarks.md);
+  ``min_hits``; its score rarely reaches what a real face's does (docs/notes/2026-12-05-benchmark-record.md);
 - ``judge_frames`` frames in which the face could be judged: ``judge_px`` wide and turned no more
   than ``max_turn`` (a far profile, or the back of a head YuNet takes for one, cannot show a mask).
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .crops import box_centres, iou_matrix
-from .metrics import predict_labels
+from .decision import predict_labels
 
 # A face's box may differ from its track's last width, or from the width it was growing to, by this
 # factor, plus 2% a frame since it was last seen: room for a box's own jitter and for a walker speeding

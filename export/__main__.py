@@ -20,16 +20,18 @@ from pathlib import Path
 import numpy as np
 
 from edge import manifest as manifests
-from edge.cli import Parser, number, run_main, whole_number
-from edge.cli.bench import median_ms
-from edge.metrics import not_face_index, predict_labels, summarize
-from train.runs import add_run_data_options, read_run, run_crops
-from train.threshold import ThresholdRule, choose, rule_of
+from edge.benchmark import median_ms
+from edge.console import Parser, number, run_main, whole_number
+from edge.decision import not_face_index, predict_labels
+from edge.errors import EdgeError
+from edge.scoring import summarize
+from train.rundir import add_run_data_options, read_run, run_crops
+from train.threshold_rule import ThresholdRule, choose, rule_of
 
 from .seal import seal
 
 
-class ExportError(ValueError):
+class ExportError(EdgeError, ValueError):
     """The export cannot be made or did not prove itself."""
 
 
@@ -103,7 +105,7 @@ class Sets:
 def run_sets(run: Path, contract: dict, config: dict, rows: list[dict], rule: ThresholdRule, args,
              splits=("val", "test")) -> tuple[Sets, dict]:
     """The run's splits (and the rule's calibration set) as face crops; the crops of every split read."""
-    from train.run import load_calibration
+    from train.dataset import load_calibration
 
     crops = run_crops(contract, config, rows, args.data, args.detector_dir, args.cache, splits=splits)
     test_x, test_y = crops["test"]

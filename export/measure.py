@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 from edge import manifest as manifests
-from edge.cli import Parser, run_main
-from edge.metrics import summarize
-from train.runs import add_run_data_options, read_run, run_crops
+from edge.console import Parser, run_main
+from edge.scoring import summarize
+from train.rundir import add_run_data_options, read_run, run_crops
 
 from .__main__ import ExportError, classify_all, test_columns
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from edge import manifest as manifests
-from edge.cli import Parser, run_main
+from edge.console import Parser, run_main
 from edge.paths import DEFAULT_MODEL
 
 

@@ -15,10 +15,11 @@ from pathlib import Path
 
 from edge import manifest as manifests
 from edge import selftest
-from edge.cli import Parser, run_main
+from edge.console import Parser, run_main
+from edge.errors import EdgeError
 
 
-class SealError(ValueError):
+class SealError(EdgeError, ValueError):
     """The bundle cannot be given a self-test that tells its labels apart."""
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from edge import manifest as manifests
 from edge import selftest
-from edge.cli import Parser, run_main
+from edge.console import Parser, run_main
 from edge.paths import DEFAULT_MODEL, SHIPPED_MODELS
 
 SHIPPED = ("litert-int8", "onnx-int8", "onnx-fp32")

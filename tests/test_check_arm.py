@@ -1,12 +1,15 @@
 """make check-arm's verdict (tools/check_arm.py compare): what counts as the same result on ARM as on x86."""
 
 import copy
-import sys
+import importlib.util
 
 from conftest import REPO
 
-sys.path.insert(0, str(REPO / "tools"))
-from check_arm import compare  # noqa: E402
+# tools/ holds stand-alone scripts, not a package: load the script itself
+_spec = importlib.util.spec_from_file_location("check_arm", REPO / "tools" / "check_arm.py")
+check_arm = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(check_arm)
+compare = check_arm.compare
 
 X86 = {"crops": {"litert-int8": {"probabilities": [[0.9, 0.1], [0.2, 0.8]]},
                  "onnx-int8": {"probabilities": [[0.9, 0.1], [0.45, 0.55]]}},

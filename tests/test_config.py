@@ -1,6 +1,7 @@
 import pytest
 
 from edge import config as configs
+from edge import detectors
 from edge.cli.run import parser, resolve
 from edge.errors import ConfigError
 
@@ -69,7 +70,7 @@ def test_the_fast_path_is_the_detectors_preset_unless_exact_or_set():
     speed = resolve(parser().parse_args([])).speed
     assert speed.preset == "auto"
     assert {k: speed.settings("yunet")[k] for k in ("detect_every", "motion_gate", "motion_regions")} == \
-        configs.PRESETS["yunet"] == {"detect_every": 3, "motion_gate": True, "motion_regions": True}
+        detectors.preset("yunet") == {"detect_every": 3, "motion_gate": True, "motion_regions": True}
     assert (speed.settings("haar")["detect_every"], speed.settings("haar")["motion_gate"]) == (1, True)
     assert speed.settings("ssd")["detect_every"] == 1
     exact = resolve(parser().parse_args(["--exact"])).speed

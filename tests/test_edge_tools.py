@@ -218,7 +218,7 @@ def test_edge_bench_threads_bound_the_detector_too(tmp_path, face_models, opencv
 
 def test_edge_run_detector_threads_come_from_config(bundle, face_models, opencv_threads):
     from edge import config as configs
-    from edge.cli.run import load_models
+    from edge.runtime import load_models
 
     load_models(configs.from_dict({"model": {"path": str(bundle)},
                                    "detector": {"name": "haar", "threads": 2}}))

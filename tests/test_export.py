@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from edge import manifest as manifests  # noqa: E402
-from edge.classifiers import BACKENDS, load_classifier  # noqa: E402
+from edge.classifiers import backends, load_classifier  # noqa: E402
 from edge.errors import ModelFileError, ModelMismatchError  # noqa: E402
 from export.__main__ import main as export_main  # noqa: E402
 
@@ -18,7 +18,7 @@ def crops(n=3, size=96):
 
 def test_bundle_holds_every_artifact_and_a_valid_manifest(bundle):
     manifest = manifests.load(bundle)
-    assert {a.backend for a in manifest.artifacts} == set(BACKENDS)
+    assert {a.backend for a in manifest.artifacts} == set(backends())
     assert manifest.labels == ["without_mask", "with_mask"] and manifest.pixel_format == "RGB"
     assert manifest.crop == manifests.Crop(margin=0.2, square=True)
     int8 = manifest.artifact("litert-int8")
@@ -31,7 +31,7 @@ def test_bundle_holds_every_artifact_and_a_valid_manifest(bundle):
     assert "mask_classifier.int8.tflite" in report and "agreement" in report
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", backends())
 def test_every_backend_classifies_a_batch_in_one_call(bundle, backend):
     classifier = load_classifier(bundle, backend)
     probabilities = classifier.classify(crops(3))
@@ -143,7 +143,7 @@ def test_package_is_reproducible_and_runs_as_is(bundle, tmp_path, capsys):
     assert package_main([str(bundle), "--out", str(second)]) == 0
     assert first.read_bytes() == second.read_bytes()
     assert not (bundle / manifests.CHECKSUMS_NAME).exists()  # the export folder is left as it was
-    for backend in BACKENDS:
+    for backend in backends():
         classifier = load_classifier(first, backend)
         assert classifier.classify(crops(2)).shape == (2, 2)
     assert not list(tmp_path.glob("*.part"))

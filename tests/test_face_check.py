@@ -1,5 +1,6 @@
 """The face check and counting on evidence, on the real pipeline: YuNet, the shipped int8 model, SQLite, and
-false faces from real photos (scenes-ilc, held out; the boxes are from tools/walkthrough-unboxed.json's review)."""
+false faces from real photos (scenes-ilc, held out; the boxes are from the review in
+train/reviewed/walkthrough-unboxed.json)."""
 
 import dataclasses
 import json
@@ -13,8 +14,10 @@ from edge import config as configs
 from edge.cli import report
 from edge.counts import CountStore
 from edge.pipeline import Pipeline
+from edge.runner import record
 
-REVIEW = json.loads((Path(__file__).resolve().parents[1] / "tools" / "walkthrough-unboxed.json").read_text())
+REVIEWED = Path(__file__).resolve().parents[1] / "train" / "reviewed"
+REVIEW = json.loads((REVIEWED / "walkthrough-unboxed.json").read_text())
 ORNAMENT = ("304712ea64229dfb591c18dce64eceaf", 0)  # a bauble on a Christmas tree, YuNet's 0.65 "face"
 BACK_OF_HEAD = ("01ad721f2a8fec761f120c42711621f1", 0)  # a bald man seen from behind, YuNet's 0.78 "face"
 
@@ -35,10 +38,12 @@ def run(detector, classifier, frames, db, **tracker) -> tuple[dict, list]:
     settings = dataclasses.asdict(dataclasses.replace(configs.TrackerConfig(), **tracker))
     store = CountStore(db)
     seen = []
-    pipeline = Pipeline(detector, classifier, store, **settings, **configs.SpeedConfig().settings("yunet"))
+    pipeline = Pipeline(detector, classifier, **settings, **configs.SpeedConfig().settings("yunet"))
     for frame in frames:
-        seen += [face.label for face in pipeline.process(frame).faces]
-    pipeline.finish()
+        result = pipeline.process(frame)
+        record(store, result.counted)
+        seen += [face.label for face in result.faces]
+    record(store, pipeline.finish())
     store.flush(force=True)
     totals = store.totals()
     store.close()

@@ -115,7 +115,7 @@ def test_eye_pairs_become_face_boxes_and_lone_or_mismatched_eyes_do_not():
 @pytest.mark.parametrize("side", [150, 300, 450])
 def test_eye_pairs_find_small_and_large_faces_at_their_size(side):
     """Pairs of eyes of 20 px and of 70 px must both become one face box of the right size, in the right place."""
-    from edge.cli.bench import FACE
+    from edge.benchmark import FACE
 
     frame = np.full((480, 640, 3), 90, np.uint8)
     frame[10:10 + side, 100:100 + side] = cv2.resize(cv2.imread(str(FACE)), (side, side), interpolation=cv2.INTER_AREA)
@@ -132,7 +132,7 @@ def test_haar_searches_a_region_only_for_the_face_widths_expected_there(setup):
     """The fast path looks for a tracked face at its own width: its own is found, larger ones (the costly
     part of a search) are skipped. (Smaller eye windows still fire on a face's eyes, so a search for
     smaller faces may find it too.)"""
-    from edge.cli.bench import FACE
+    from edge.benchmark import FACE
     from edge.detectors.haar import HaarConfig, HaarDetector
 
     frame = np.full((480, 640, 3), 90, np.uint8)

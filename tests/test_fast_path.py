@@ -8,6 +8,7 @@ from conftest import unmasked_face
 from edge.counts import CountStore
 from edge.detectors import create_detector
 from edge.pipeline import Pipeline
+from edge.runner import record
 
 BACKGROUND = np.full((480, 640, 3), 80, np.uint8)
 
@@ -26,9 +27,24 @@ class CountingClassifier:
         return self.inner.classify(crops)
 
 
+class Stored:
+    """A pipeline whose counted people go into a real counts DB through the runner's own ``record``."""
+
+    def __init__(self, pipeline, store):
+        self.pipeline, self.store = pipeline, store
+
+    def __getattr__(self, name):
+        return getattr(self.pipeline, name)
+
+    def process(self, frame):
+        result = self.pipeline.process(frame)
+        record(self.store, result.counted)
+        return result
+
+
 def pipeline(detector, classifier, tmp_path, **speed):
     store = CountStore(tmp_path / f"counts-{len(list(tmp_path.iterdir()))}.db")
-    return Pipeline(detector, CountingClassifier(classifier), store, **speed), store
+    return Stored(Pipeline(detector, CountingClassifier(classifier), **speed), store), store
 
 
 def people_walking(face, people: int, frames_each: int, gap: int = 25, step: int = 4):

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from edge.metrics import auc, choose_threshold, confusion_matrix, not_face_index, predict_labels, roc_curve, summarize
+from edge.decision import not_face_index, predict_labels
+from edge.scoring import auc, choose_threshold, confusion_matrix, roc_curve, summarize
 
 LABELS = ["with_mask", "without_mask"]
 
@@ -58,7 +59,7 @@ def test_threshold_ties_favour_recall():
 
 
 def test_false_alarm_threshold_bounds_every_set_and_steps_over_ties():
-    from edge.metrics import threshold_for_false_alarms
+    from edge.scoring import threshold_for_false_alarms
 
     # one masked face in four may be called unmasked in the first set, none in the second
     result = threshold_for_false_alarms([[0.9, 0.5, 0.1, 0.0], [0.3, 0.2]], 0.25)

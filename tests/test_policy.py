@@ -3,15 +3,17 @@
 import json
 import sqlite3
 
+import numpy as np
 import pytest
 
 from edge import manifest as manifests
 from edge.cli.run import main as edge_run
 from edge.counts import CountStore
 from edge.paths import SHIPPED_MODELS
-from edge.pipeline import FaceResult, FrameResult
+from edge.pipeline import FaceResult, FrameResult, Person
 from edge.policy import OK, VIOLATION, WARNING, Policy, countable, default_for, resolve
 from edge.runner import summary, update_alerts
+from edge.tracker import Track
 
 
 def test_a_two_class_bundle_from_before_the_policy_still_loads_and_counts(bundle, tmp_path, face_models,
@@ -90,8 +92,9 @@ def test_alerts_act_on_the_policy_of_who_was_counted(tmp_path):
     alerts = create_alerts(AlertsConfig(red_led=27, buzzer=22, relay=23, beeps=3, beep_on=0.05, beep_off=0.05,
                                         warning_beep=0.02, relay_seconds=0.05), factory)
     policy = Policy({"with_mask": OK, "without_mask": VIOLATION, "mask_incorrect": WARNING})
+    track = Track(1, np.array([0.0, 0, 10, 10]), np.array([0.05, 0.05, 0.9]), counted=True, label=2, confidence=0.9)
     incorrect = FrameResult([FaceResult((0, 0, 10, 10), "mask_incorrect", 0.9, 1, "mask_incorrect")],
-                            ["mask_incorrect"])
+                            [Person("mask_incorrect", track)])
     update_alerts(alerts, 0.0, incorrect, policy)
     assert factory.pin(27).state == 1
     __import__("time").sleep(0.3)

@@ -217,7 +217,7 @@ def real_crops(mask_images):
 
 
 def decisions(classifier, crops) -> list[str]:
-    from edge.metrics import predict_labels
+    from edge.decision import predict_labels
 
     m = classifier.manifest
     return [m.labels[i] for i in predict_labels(classifier.classify(crops), m.violation_index, classifier.threshold)]

@@ -64,7 +64,7 @@ def test_a_boxed_face_the_detector_finds_is_also_cut_where_the_detector_puts_it(
 @pytest.mark.parametrize("mode, trains", [("boxes", {"a#0", "b#0"}), ("both", {"a#0", "a#0@detector", "b#0"}),
                                            ("detector", {"a#0@detector", "b#0"})])
 def test_the_detectors_cut_of_a_face_trains_and_is_never_scored(mode, trains):
-    from train.run import keep_scene_crops
+    from train.training import keep_scene_crops
 
     records = [{"relpath": name, "status": "detected" if name.endswith("@detector") else "box", "split": split}
                for name, split in (("a#0", "train"), ("a#0@detector", "train"), ("b#0", "train"),
@@ -174,7 +174,7 @@ def test_scene_evaluator_refuses_a_folder_set(tmp_path, small_dataset, capsys):
 def test_a_run_is_given_a_new_threshold_without_training_again(run3_dir, small_dataset, tmp_path):
     import shutil
 
-    from train.threshold import main as rethreshold
+    from train.rethreshold import main as rethreshold
 
     run = tmp_path / "run"
     shutil.copytree(run3_dir, run)
@@ -226,13 +226,12 @@ def test_each_artifact_has_its_own_threshold_by_the_runs_rule(tmp_path, bundle3,
 
     from edge import manifest as manifests
     from edge.classifiers import load_classifier
-    from edge.cli.eval import load_crops
     from edge.cli.eval import main as edge_eval
     from edge.errors import ModelMismatchError
-    from edge.metrics import choose_threshold, threshold_for_false_alarms
-    from export.threshold import main as export_threshold
-    from train.runs import read_run, run_crops
-    from train.threshold import main as rethreshold
+    from edge.scoring import choose_threshold, load_crops, threshold_for_false_alarms
+    from export.artifact_thresholds import main as export_threshold
+    from train.rethreshold import main as rethreshold
+    from train.rundir import read_run, run_crops
 
     contract, config, rows = read_run(run3_dir)
     val_x, val_y = run_crops(contract, config, rows, None, None, "", splits=("val",))["val"]

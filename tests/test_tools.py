@@ -18,8 +18,8 @@ def test_soak_reports_memory_gaps_and_counts(tmp_path, walk_video, face_models):
     clip = tmp_path / "door.avi"
     walk_video(clip, 60, step=8)
     out = tmp_path / "soak.json"
-    result = script("tools/soak.py", clip, "--frames", 150, "--people-per-loop", 1, "--detector-dir", face_models,
-                    "--json", out)
+    result = script("-m", "edge.cli.bench", "--soak", clip, "--frames", 150, "--people-per-loop", 1,
+                    "--detector", "yunet", "--detector-dir", face_models, "--json", out)
     assert result.returncode == 0, result.stderr
     figures = json.loads(out.read_text())
     assert figures["frames"] == 150 and figures["loops"] == 2.5
@@ -55,8 +55,6 @@ def test_walkthrough_counts_boxed_photos_against_their_boxes(tmp_path, mask_imag
     from conftest import unmasked_face
 
     from edge.images import read_image
-
-    sys.path.insert(0, str(REPO / "tools"))
     from train.split import held_out
 
     data = tmp_path / "scenes"
@@ -73,7 +71,8 @@ def test_walkthrough_counts_boxed_photos_against_their_boxes(tmp_path, mask_imag
             f"<annotation><object><name>{label}</name><bndbox><xmin>320</xmin><ymin>210</ymin><xmax>480</xmax>"
             "<ymax>390</ymax></bndbox></object></annotation>")
     out = tmp_path / "w.json"
-    result = script("tools/walkthrough.py", "--data", data, "--detector-dir", face_models, "--setting", "every-frame",
+    result = script("-m", "train.walkthrough", "--data", data, "--detector-dir", face_models,
+                    "--setting", "every-frame",
                     "--json", out, "--png", tmp_path / "w.png")
     assert result.returncode == 0, result.stderr
     (run,) = json.loads(out.read_text())["runs"]
@@ -86,27 +85,20 @@ def test_walkthrough_counts_boxed_photos_against_their_boxes(tmp_path, mask_imag
 
 def test_walkthrough_at_night_runs_the_device_on_grey_frames(mask_images, face_models):
     """The night camera's clip reaches the pipeline grey, and the real face on it is still found and counted."""
-    import dataclasses
-
     from conftest import unmasked_face
 
-    sys.path.insert(0, str(REPO / "tools"))
-    from walkthrough import run_clip
-
     from edge import config as configs
-    from edge.cli.run import load_models
-    from edge.counts import MEMORY, CountStore
-    from edge.pipeline import Pipeline
+    from edge.runtime import load_models, pipeline_for
+    from train.walkthrough import run_clip
 
     photo = np.full((600, 800, 3), (40, 120, 200), np.uint8)  # an orange wall
     photo[200:400, 300:500] = unmasked_face(mask_images, 3)
     config = configs.from_dict({"detector": {"name": "yunet", "model_dir": str(face_models), "threads": 1},
                                 "speed": {"preset": "exact"}})
-    classifier, detector = load_models(config)
+    models = load_models(config)
     faces = [("without_mask", np.array([320.0, 210.0, 160.0, 180.0]))]
     for night in (False, True):
-        pipeline = Pipeline(detector, classifier, CountStore(MEMORY), **dataclasses.asdict(config.tracker),
-                            **config.speed.settings(detector.name))
+        pipeline = pipeline_for(config, models)
         clip = run_clip(pipeline, photo, "p", faces, keep=True, night=night)
         assert (np.ptp(clip.last_frame.astype(int), axis=-1).max() == 0) == night
         assert clip.counted == {"without_mask": 1} and clip.people[0][2] == 0
@@ -115,8 +107,7 @@ def test_walkthrough_at_night_runs_the_device_on_grey_frames(mask_images, face_m
 def test_walkthrough_judges_person_by_person():
     """A person is matched to the face they were: the wrong label on one face is not made good by an extra
     person with that label elsewhere; a face counted twice is an extra; a reviewed unboxed face is not."""
-    sys.path.insert(0, str(REPO / "tools"))
-    from walkthrough import Clip
+    from train.walkthrough import Clip
 
     labels = ["with_mask", "without_mask", "mask_incorrect"]
     # the faces' own boxes are (100, 100, 50, 60) and (300, 100, 50, 60); matches() gave each person's index
@@ -144,7 +135,8 @@ def test_walkthrough_judges_person_by_person():
 def test_negatives_mines_the_detectors_false_faces_and_writes_the_reviewed_ones_as_not_face(tmp_path, shared_dir,
                                                                                              face_models):
     """A real scenes-ilc photo on which YuNet, closing in on the boxed face, takes two other things for faces
-    (the review, tools/negatives-review.json, found both no face): mined as candidates, then written back as
+    (the review, train/reviewed/negatives-review.json, found both no face): mined as candidates, then written
+    back as
     ``not_face`` boxes that training reads as samples of that label, the boxed face kept."""
     import shutil
 
@@ -156,15 +148,16 @@ def test_negatives_mines_the_detectors_false_faces_and_writes_the_reviewed_ones_
     for folder, suffix in (("images", "jpg"), ("annotations", "xml")):
         (data / folder).mkdir(parents=True)
         shutil.copy(source / folder / f"{photo}.{suffix}", data / folder)
-    mined = script("tools/negatives.py", "mine", "--data", data, "--detector-dir", face_models, "--out", tmp_path / "m")
+    mined = script("-m", "train.negatives", "mine", "--data", data, "--detector-dir", face_models,
+                   "--out", tmp_path / "m")
     assert mined.returncode == 0, mined.stderr
     candidates = json.loads((tmp_path / "m" / "candidates.json").read_text())
-    reviewed = json.loads((REPO / "tools" / "negatives-review.json").read_text())["not_faces"][photo]
+    reviewed = json.loads((REPO / "train" / "reviewed" / "negatives-review.json").read_text())["not_faces"][photo]
     assert len(candidates) == 2 and (tmp_path / "m" / "sheet-00.png").is_file()
     overlap = iou_matrix(np.array([c["box"] for c in candidates], float), np.array(reviewed, float))
     assert (overlap.max(axis=0) > 0.8).all()  # each reviewed false face is one of the candidates
     out = tmp_path / "scenes-ilc"
-    written = script("tools/negatives.py", "write", "--data", data, "--out", out)
+    written = script("-m", "train.negatives", "write", "--data", data, "--out", out)
     assert written.returncode == 0, written.stderr
     faces = voc_faces(out / "annotations" / f"{photo}.xml")
     assert [label for label, _ in faces] == [label for label, _ in voc_faces(data / "annotations" / f"{photo}.xml")] \

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from edge.metrics import summarize  # noqa: E402
+from edge.scoring import summarize  # noqa: E402
 from train.__main__ import main as train_main  # noqa: E402
 from train.dataset import Sample  # noqa: E402
 from train.evaluate import main as evaluate_main  # noqa: E402
@@ -100,6 +100,10 @@ def test_existing_run_folder_and_missing_data_are_one_line_errors(run_dir, tmp_p
     assert train_main(["--data", str(data), "--out", str(run_dir)]) == 2
     err = capsys.readouterr().err
     assert "already exists" in err and "--force" in err and err.count("\n") == 1
+    # a missing calibration set is named by its own flag (it was once reported as --data)
+    assert train_main(["--data", str(data), "--out", str(tmp_path / "new"), "--calibrate", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert f"--calibrate {tmp_path / 'nope'} is not a folder" in err and "--data" not in err and err.count("\n") == 1
 
 
 def test_a_narrow_net_keeps_the_wider_nets_most_used_channels_the_same_across_a_residual_stream(
@@ -190,7 +194,7 @@ def test_a_teacher_that_is_no_run_or_has_other_classes_is_a_one_line_error(small
 def test_several_teachers_teach_the_mean_of_their_probabilities_and_must_share_an_input_size():
     import keras
 
-    from train.run import RunError, teachers
+    from train.training import RunError, teachers
 
     def model(size, seed):
         pixels = keras.Input((size, size, 3))

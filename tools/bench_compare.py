@@ -20,18 +20,18 @@ import dataclasses
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edge import config as configs
-from edge.cli import Parser, whole_number
-from edge.cli.bench import synthetic_frames
-from edge.cli.run import load_models
+from edge.benchmark import synthetic_frames
 from edge.config import SpeedConfig
-from edge.counts import CountStore
+from edge.console import Parser, whole_number
 from edge.pipeline import Pipeline
+from edge.runtime import load_models, pipeline_for
 
 FASTEST = SpeedConfig(detect_every=3, motion_gate=True, motion_regions=True, settled=0.9)
 
@@ -85,12 +85,10 @@ def timed(process, frames, warmup: int = 10) -> float:
     return len(frames) / (time.perf_counter() - started)
 
 
-def edge_pipeline(detector_dir: Path, speed: SpeedConfig, store=None) -> Pipeline:
+def edge_pipeline(detector_dir: Path, speed: SpeedConfig) -> Pipeline:
     """edge-run's pipeline with its default settings but ``speed``, built by edge-run's own loader."""
-    config = configs.from_dict({"detector": {"model_dir": str(detector_dir)}})
-    classifier, detector = load_models(config)
-    return Pipeline(detector, classifier, store or CountStore(":memory:"),
-                    **dataclasses.asdict(config.tracker), **speed.settings(detector.name))
+    config = dataclasses.replace(configs.from_dict({"detector": {"model_dir": str(detector_dir)}}), speed=speed)
+    return pipeline_for(config, load_models(config))
 
 
 def counts_on(clip: Path, loops: int, detector_dir: Path, speed: SpeedConfig) -> dict:
@@ -99,14 +97,12 @@ def counts_on(clip: Path, loops: int, detector_dir: Path, speed: SpeedConfig) ->
     while (frame := capture.read())[0]:
         frames.append(frame[1])
     capture.release()
-    store = CountStore(":memory:")
-    pipeline = edge_pipeline(detector_dir, speed, store)
+    pipeline = edge_pipeline(detector_dir, speed)
+    counted = Counter()
     for _ in range(loops):
         for frame in frames:
-            pipeline.process(frame)
-    totals = store.totals()
-    store.close()
-    return totals
+            counted.update(person.label for person in pipeline.process(frame).counted)
+    return dict(counted)
 
 
 def main(argv=None) -> int:

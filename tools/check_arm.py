@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,12 +68,11 @@ def probe(inputs: Path, out: Path, backends: list[str]) -> None:
 
     from edge import config as configs
     from edge.classifiers import load_classifier
-    from edge.cli.eval import load_crops
-    from edge.counts import MEMORY, CountStore
     from edge.detectors import create_detector
     from edge.errors import EdgeError
     from edge.paths import DEFAULT_MODEL
     from edge.pipeline import Pipeline
+    from edge.scoring import load_crops
 
     cv2.setNumThreads(1)
     result = {"crops": {}, "clips": {}}
@@ -89,17 +89,15 @@ def probe(inputs: Path, out: Path, backends: list[str]) -> None:
         detector = create_detector(detector_name, inputs / "face")
         classifier = load_classifier(DEFAULT_MODEL, backend)
         for clip in sorted(p for p in (inputs / "clips").iterdir() if p.is_dir()):
-            store = CountStore(MEMORY)
-            pipeline = Pipeline(detector, classifier, store, **dataclasses.asdict(config.tracker),
+            pipeline = Pipeline(detector, classifier, **dataclasses.asdict(config.tracker),
                                 **config.speed.settings(detector.name))
-            boxes = []
+            boxes, counted = [], Counter()
             for frame in sorted(clip.glob("*.png")):
-                faces = pipeline.process(cv2.imread(str(frame))).faces
-                boxes.append([list(face.box) for face in faces])
-            pipeline.finish()
-            store.flush(force=True)
-            result["clips"][f"{clip.name} {detector_name} {backend}"] = {"counts": store.totals(), "boxes": boxes}
-            store.close()
+                seen = pipeline.process(cv2.imread(str(frame)))
+                boxes.append([list(face.box) for face in seen.faces])
+                counted.update(person.label for person in seen.counted)
+            counted.update(person.label for person in pipeline.finish())
+            result["clips"][f"{clip.name} {detector_name} {backend}"] = {"counts": dict(counted), "boxes": boxes}
     out.write_text(json.dumps(result))
     print(f"probe: wrote {out}", file=sys.stderr)
 
@@ -195,8 +193,7 @@ def make_inputs(inputs: Path, shared: Path) -> None:
         cv2.imwrite(str(inputs / "clips" / "demo" / f"{n:04d}.png"), frame)
         n += 1
     demo.unlink()
-    sys.path.insert(0, str(REPO / "tools"))
-    import walkthrough
+    from train import walkthrough  # the workstation venv's (make setup); the probe itself needs edge alone
 
     name, photo, faces = next(walkthrough.photos(shared / "datasets" / "scenes-ilc", 1, 1))
     path = walkthrough.windows(photo.shape, np.stack([box for _, box in faces]))

@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.cli import Parser
-from edge.cli.bench import median_ms
+from edge.benchmark import median_ms
+from edge.console import Parser
 from edge.detectors.yunet import find_model
 
 PI4_MS = {640: float(np.mean([213.2, 212.6, 229.8])), 320: float(np.mean([58.7, 54.4, 54.4]))}

@@ -6,7 +6,8 @@ import os
 import sys
 from pathlib import Path
 
-from edge.cli import Parser, comma_list, number, whole_number
+from edge import detectors
+from edge.console import Parser, comma_list, number, whole_number
 
 
 def fractions(text: str) -> tuple[float, float, float]:
@@ -58,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
                         "each target is their mean probabilities")
     p.add_argument("--dropout", type=number(0), default=0.2)
     g = p.add_argument_group("face crops (the device's detector and crop rule)")
-    g.add_argument("--detector", default="auto", choices=("auto", "haar", "ssd", "yunet"))
+    g.add_argument("--detector", default="auto", choices=detectors.choices())
     g.add_argument("--detector-dir", default=os.environ.get("MASKWATCH_MODELS", "."),
                    help="folder with the detector files")
     g.add_argument("--margin", type=number(0), default=0.2, help="crop margin per side, fraction of the box")
@@ -108,9 +109,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    from edge.cli import run_main
+    from edge.console import run_main
 
-    from .run import run
+    from .training import run
 
     def body(a):
         run(a)

@@ -11,13 +11,14 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.errors import EdgeError
 from edge.images import IMAGE_SUFFIXES, is_image_file
 
 # Other datasets' names for our labels.
 ALIASES = {"with_incorrect_mask": "mask_incorrect", "mask_weared_incorrect": "mask_incorrect"}
 
 
-class DatasetError(ValueError):
+class DatasetError(EdgeError, ValueError):
     """The dataset folder cannot be used as it is."""
 
 
@@ -134,3 +135,12 @@ def data_checksum(samples: list[Sample]) -> str:
             contents[sample.path] = hashlib.sha256(sample.path.read_bytes()).digest() if sample.path.is_file() else b""
         digest.update(contents[sample.path])
     return digest.hexdigest()
+
+
+def load_calibration(folder: Path, labels: list[str], size: int):
+    """The out-of-source crops, taken whole as edge-eval takes them."""
+    from edge.scoring import load_crops
+
+    crops = load_crops(Path(folder), labels, size, named="--calibrate")
+    print(f"calibration set {folder}: {len(crops.targets)} crops, {len(crops.skipped)} skipped")
+    return crops

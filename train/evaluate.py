@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.cli import Parser, number, run_main
+from edge import detectors
+from edge.console import Parser, number, run_main
 
 from .dataset import DatasetError, list_samples, resolve_labels
 from .faces import PrepConfig, prepare
@@ -57,7 +58,7 @@ def main(argv=None) -> int:
     p.add_argument("--data", required=True, type=Path, help="folder-per-class images")
     p.add_argument("--out", required=True, type=Path, help="folder for metrics.json and plots")
     p.add_argument("--threshold", type=number(0), default=None, help="override the run's threshold")
-    p.add_argument("--detector", default="auto", choices=("auto", "haar", "ssd", "yunet"))
+    p.add_argument("--detector", default="auto", choices=detectors.choices())
     p.add_argument("--detector-dir", default=".", help="folder with the detector files")
     p.add_argument("--cache", default=".cache/faces", help="face-crop cache ('' for none)")
     p.add_argument("--debug", action="store_true")

@@ -37,9 +37,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from edge.cli import Parser, key_number, number, run_main
-from edge.metrics import SIZE_BUCKETS, confusion_matrix, predict_labels
+from edge import detectors
+from edge.console import Parser, key_number, number, run_main
+from edge.decision import predict_labels
 from edge.policy import NOT_JUDGED
+from edge.scoring import SIZE_BUCKETS, confusion_matrix
 
 from .dataset import DatasetError, is_scene_set, voc_faces
 from .split import held_out
@@ -60,7 +62,6 @@ def evaluate(model: str, data: Path, detector_name: str, detector_dir: str, use_
     changed from edge-run's defaults."""
     from edge import config as configs
     from edge.classifiers import load_classifier
-    from edge.counts import MEMORY, CountStore
     from edge.crops import CropRule, crop_face, match_boxes
     from edge.detectors import create_detector
     from edge.images import read_image
@@ -79,8 +80,7 @@ def evaluate(model: str, data: Path, detector_name: str, detector_dir: str, use_
         # drops the detector's false faces, faces too small or turned to judge are counted as not judged.
         settings = configs.from_dict({"tracker": tracker or {}}, "--tracker").tracker
         tracking = dataclasses.asdict(settings) | ({} if face_check else NO_FACE_CHECK)
-        pipeline = Pipeline(create_detector(detector_name, detector_dir), classifier, CountStore(MEMORY),
-                            **tracking)
+        pipeline = Pipeline(create_detector(detector_name, detector_dir), classifier, **tracking)
     names = sorted(p.stem for p in (data / "annotations").glob("*.xml") if use_all or held_out(p.stem))
     faces, unmatched_flags, turned_down = [], [], 0
     for name in tqdm(names, desc="scenes", unit="photo", disable=not progress):
@@ -235,7 +235,7 @@ def main(argv=None) -> int:
     p.add_argument("--data", required=True, type=Path, help="scene set: images/ and annotations/ (Pascal VOC)")
     p.add_argument("--out", required=True, type=Path, help="folder for scenes.json and scenes.png (created)")
     p.add_argument("--all", action="store_true", help="every photo, not only the held-out (test) ones")
-    p.add_argument("--detector", default="yunet", choices=("auto", "haar", "ssd", "yunet", "boxes"),
+    p.add_argument("--detector", default="yunet", choices=(*detectors.choices(), "boxes"),
                    help="the device's detector, or boxes: classify the annotated boxes (the classifier alone)")
     p.add_argument("--min-face", type=number(1), default=12, help="boxed faces below this shorter side (px) are "
                    "left out of the figures")

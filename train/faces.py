@@ -9,8 +9,9 @@ with a box (a scene set's) is cut with its box: its label belongs to that box.
 The device cuts a face where its detector puts the box, not where an annotator did, and the two
 differ: YuNet's box starts higher and ends at the chin, where annotators stop at a mask's lower
 edge. With ``detector_views`` a boxed face the detector also finds is cut a second time with the
-detector's box, as the device would cut it (status ``detected``; ``train.run`` trains on it with or
-instead of the annotated cut and scores only the annotated ones; measured in docs/model-card.md).
+detector's box, as the device would cut it (status ``detected``; ``train.training`` trains on it with or
+instead of the annotated cut and scores only the annotated ones; measured in
+docs/notes/2026-12-05-classifier-record.md).
 """
 
 import hashlib

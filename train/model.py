@@ -111,7 +111,7 @@ def greyscale(image: tf.Tensor, probability: float) -> tf.Tensor:
     """With ``probability``, one RGB crop (0..255, made float) as a camera in night mode sees it: grey. A
     doorway camera that switches to infrared at dusk (a Pi NoIR, most IP cameras) gives grey frames, and a
     model that never saw one called 69% of its test split's worn-wrong masks something else on grey
-    (docs/model-card.md)."""
+    (docs/notes/2026-12-05-classifier-record.md)."""
     image = tf.cast(image, tf.float32)
     if probability <= 0:
         return image
@@ -125,7 +125,7 @@ def degrade(image: tf.Tensor, probability: float) -> tf.Tensor:
     In the order a camera does it: dim light, too few pixels (shrunk to 16-48 px, then back up as the
     device's resize does), sensor noise, JPEG. Each step happens to most chosen crops, not all, so the
     model also sees each alone. Measured on masks-oos: a model that never saw this misses half the
-    unmasked faces under 32 px (docs/model-card.md).
+    unmasked faces under 32 px (docs/notes/2026-12-05-classifier-record.md).
     """
     def maybe(share: float, step, x):
         return tf.cond(tf.random.uniform([]) < share, lambda: step(x), lambda: x)
@@ -158,3 +158,7 @@ def degrade(image: tf.Tensor, probability: float) -> tf.Tensor:
     if probability <= 0:
         return image
     return maybe(probability, all_steps, image)
+
+
+def predict(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
+    return model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0)

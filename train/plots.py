@@ -8,7 +8,7 @@ matplotlib.use("Agg")  # workstations and CI have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from edge.metrics import auc, roc_curve  # noqa: E402
+from edge.scoring import auc, roc_curve  # noqa: E402
 
 
 def training_curves(history: dict, phase_starts: list[int], path: Path) -> None:

@@ -3,7 +3,8 @@
 Taking the *first* channels of each layer (the old rule) keeps an arbitrary third of a 1.0 network at
 alpha 0.35: the kept channels' partners in the next layer are mostly gone, and v2's three classes took
 40 epochs to climb back to 0.91. Keeping the channels that carry the most signal into the next layer,
-measured on real crops, keeps most of what the wider net computes (docs/model-card.md, "fast").
+measured on real crops, keeps most of what the wider net computes (docs/notes/2026-12-05-classifier-record.md,
+"The fast model").
 
 Channels are tied together by the network's wiring: a block's expansion, depthwise and projection
 input share one set of channels, and every block of a stage writes into one residual stream, so each

@@ -17,9 +17,10 @@ import cv2
 import numpy as np
 
 from edge.classifiers import load_classifier
-from edge.cli import Parser, run_main, whole_number
-from edge.metrics import predict_labels, summarize
-from train.runs import add_run_data_options, read_run, run_crops
+from edge.console import Parser, run_main, whole_number
+from edge.decision import predict_labels
+from edge.scoring import summarize
+from train.rundir import add_run_data_options, read_run, run_crops
 
 # Where the mouth and chin sit in a crop: the face box fills the middle 1/1.4 of it (20%
 # margin per side) and the mouth lies about three quarters of the way down the face.

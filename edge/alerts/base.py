@@ -8,14 +8,24 @@ violation counted, one short beep per warning, in the background; the relay (doo
 pulsed once per compliant person counted while nobody with a violation or warning is in view.
 """
 
+from __future__ import annotations
+
 import logging
 from abc import ABC, abstractmethod
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..config import AlertsConfig
 from ..policy import OK, VIOLATION, WARNING
+from ..registry import Registry
+
+if TYPE_CHECKING:  # the config reads this family's names from ALERTS: no import of it at run time
+    from ..config import AlertsConfig
 
 log = logging.getLogger(__name__)
+
+# Every GPIO library's file registers how it makes one output (``@ALERTS.register("name")``):
+# ``make(pin, active_high, pin_factory)``.
+ALERTS = Registry("alert backend", "edge.alerts")
+NONE = "none"
 
 
 class Output(Protocol):
@@ -41,6 +51,7 @@ class Alerts(ABC):
         """Every output off and released; safe to call twice."""
 
 
+@ALERTS.register(NONE, order=99)
 class NullAlerts(Alerts):
     """No hardware: the runtime calls it exactly as it would call real outputs."""
 

@@ -1,8 +1,10 @@
 """Outputs through gpiozero (Raspberry Pi: lgpio, RPi.GPIO or pigpio, whichever it finds)."""
 
 from ..errors import BackendUnavailableError, ConfigError
+from .base import ALERTS
 
 
+@ALERTS.register("gpiozero", order=0)  # the default: a Raspberry Pi
 def gpiozero_output(pin, active_high: bool, pin_factory=None):
     try:
         from gpiozero import DigitalOutputDevice

@@ -7,6 +7,13 @@ interface (on, off, a background blink, close).
 import threading
 
 from ..errors import BackendUnavailableError
+from .base import ALERTS
+
+
+@ALERTS.register("jetson")
+def jetson_output(pin, active_high: bool, pin_factory=None) -> "JetsonOutput":
+    """Jetson.GPIO has no pin factories: ``pin_factory`` is gpiozero's alone."""
+    return JetsonOutput(pin, active_high)
 
 
 class JetsonOutput:

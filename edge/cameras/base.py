@@ -6,6 +6,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..registry import Registry
+
+# Every source file registers an opener (``@source(name, forms, order)``): ``open(spec, width, height, fps)``
+# gives a Camera, or None when ``spec`` is not of its forms. The first by order that takes a spec opens it.
+CAMERAS = Registry("camera", "edge.cameras")
+
+
+def source(name: str, forms: str, order: int):
+    """Register an opener of ``--camera`` values written as ``forms`` (words for the error that lists them)."""
+    def add(opener):
+        opener.forms = forms
+        return CAMERAS.register(name, order)(opener)
+
+    return add
+
 
 @dataclass
 class Frame:

@@ -8,9 +8,14 @@ inference size, which the ISP scales for free. Channel order is explicit: picame
 import cv2
 
 from ..errors import CameraError
-from .base import Camera, Frame
+from .base import Camera, Frame, source
 
 MAIN_SIZE = (1280, 960)
+
+
+@source("csi", "csi", order=0)
+def open_csi(spec: str, width: int | None, height: int | None, fps: float | None) -> "CsiCamera | None":
+    return CsiCamera(width or 640, height or 480, fps) if spec == "csi" else None
 
 
 class CsiCamera(Camera):

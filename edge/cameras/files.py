@@ -12,12 +12,21 @@ import cv2
 
 from ..errors import CameraError, ImageError
 from ..images import is_image_file, read_image
-from .base import Camera, Frame
+from .base import Camera, Frame, Paced, source
 
 log = logging.getLogger(__name__)
 
 NAMED = 3  # unreadable images named in the log; the rest are only counted
 MAX_SIDE = 8192  # px: a "video" with larger frames is another kind of file FFmpeg made pictures of
+
+
+@source("file", "a video file or a folder of images", order=3)
+def open_file(spec: str, width: int | None, height: int | None, fps: float | None) -> "Camera | None":
+    path = Path(spec)
+    if not (path.is_dir() or path.is_file()):
+        return None
+    camera = ImageFolderCamera(path) if path.is_dir() else VideoFileCamera(path)
+    return camera if fps is None else Paced(camera, fps)
 
 
 class ImageFolderCamera(Camera):

@@ -6,14 +6,29 @@ decides when too long without frames means giving up.
 """
 
 import logging
+import re
 import threading
 
 import cv2
 
 from ..errors import CameraError
-from .base import Camera, Frame
+from .base import Camera, Frame, source
 
 log = logging.getLogger(__name__)
+
+
+@source("usb", "usb, usb:N, /dev/videoN", order=1)
+def open_usb(spec: str, width: int | None, height: int | None, fps: float | None) -> "LiveCamera | None":
+    usb = re.fullmatch(r"usb(?::(\d+))?|/dev/video(\d+)", spec)
+    if usb is None:
+        return None
+    index = int(usb.group(1) or usb.group(2) or 0)
+    return LiveCamera(index, f"/dev/video{index}", width, height, fps)
+
+
+@source("stream", "rtsp://..., http://...", order=2)
+def open_stream(spec: str, width: int | None, height: int | None, fps: float | None) -> "LiveCamera | None":
+    return LiveCamera(spec, spec, width, height, fps) if re.match(r"(rtsp|rtsps|http|https)://", spec) else None
 
 
 class LiveCamera(Camera):

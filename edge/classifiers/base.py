@@ -7,17 +7,46 @@ import numpy as np
 from ..adapters import dequantize, to_input
 from ..errors import ModelMismatchError
 from ..manifest import Artifact, Manifest
+from ..registry import Registry
+
+PRECISIONS = ("int8", "fp32")
+
+
+class BackendRegistry(Registry):
+    """Interpreters, each registered under its name (``litert``); an artifact is ``NAME-PRECISION``."""
+
+    def artifacts(self) -> tuple[str, ...]:
+        """Every artifact a bundle may hold: ``litert-int8`` ... ``onnx-fp32``."""
+        return tuple(f"{name}-{precision}" for name in self.names() for precision in PRECISIONS)
+
+    def preferred(self) -> str:
+        """The first installed interpreter by rank: the one an int8 artifact runs fastest on."""
+        return next((name for name, cls in self.items() if cls.installed()), self.names()[-1])
+
+    def for_format(self, file_format: str) -> type:
+        """The interpreter of an artifact file's format (``tflite``, ``onnx``)."""
+        return next(cls for _, cls in self.items() if cls.format == file_format)
+
+
+# Every backend file registers its class here (``@CLASSIFIERS.register("name", order)``).
+CLASSIFIERS = BackendRegistry("classifier backend", "edge.classifiers")
 
 
 class Classifier(ABC):
     """One exported artifact on one interpreter, held to what the manifest says of it."""
 
     backend = ""
+    format = ""  # the artifact file format it runs (the manifest's artifact.format)
     shown_name = ""  # how logs name the model: a shipped one by its name, others by path (set by the loader)
 
     def __init__(self, manifest: Manifest, artifact: Artifact):
         self.manifest, self.artifact = manifest, artifact
         self.size = manifest.input_size
+
+    @classmethod
+    def installed(cls) -> bool:
+        """Whether its interpreter can be imported here."""
+        return False
 
     @property
     def threshold(self) -> float | None:

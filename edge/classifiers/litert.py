@@ -4,14 +4,12 @@ LiteRT runs int8 through XNNPACK; tflite-runtime 2.14 does not (about 25x slower
 and breaks with numpy 2, so it is only a fallback for systems that cannot get LiteRT.
 """
 
-import logging
+import warnings
 
 import numpy as np
 
-from ..errors import BackendUnavailableError
-from .base import Classifier
-
-log = logging.getLogger(__name__)
+from ..errors import BackendFallback, BackendUnavailableError
+from .base import CLASSIFIERS, Classifier
 
 
 def _interpreter_class():
@@ -24,12 +22,21 @@ def _interpreter_class():
             raise BackendUnavailableError(
                 "no TFLite interpreter: pip install ai-edge-litert (or use --backend onnx)"
             ) from None
-        log.warning("using tflite_runtime: int8 runs without XNNPACK; install ai-edge-litert")
+        warnings.warn("using tflite_runtime: int8 runs without XNNPACK, about 25x slower; pip install ai-edge-litert",
+                      BackendFallback, stacklevel=2)
     return Interpreter
 
 
+@CLASSIFIERS.register("litert", order=0)  # XNNPACK int8: the fastest where it is installed
 class LiteRTClassifier(Classifier):
     backend = "litert"
+    format = "tflite"
+
+    @classmethod
+    def installed(cls) -> bool:
+        import importlib.util
+
+        return importlib.util.find_spec("ai_edge_litert") is not None
 
     def __init__(self, manifest, artifact, path, threads: int = 1):
         super().__init__(manifest, artifact)

@@ -3,14 +3,22 @@
 import numpy as np
 
 from ..errors import BackendUnavailableError
-from .base import Classifier
+from .base import CLASSIFIERS, Classifier
 
 _PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 _ONNX_TYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8", "tensor(int8)": "int8"}
 
 
+@CLASSIFIERS.register("onnx", order=1)
 class OnnxClassifier(Classifier):
     backend = "onnx"
+    format = "onnx"
+
+    @classmethod
+    def installed(cls) -> bool:
+        import importlib.util
+
+        return importlib.util.find_spec("onnxruntime") is not None
 
     def __init__(self, manifest, artifact, path, threads: int = 1):
         super().__init__(manifest, artifact)

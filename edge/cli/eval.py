@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ModelConfig
-from ..metrics import SIZE_BUCKETS
+from ..console import Parser, whole_number
 from ..paths import DEFAULT_MODEL
-from . import Parser, whole_number
+from ..scoring import SIZE_BUCKETS, load_crops
 
 BACKEND_NAMES = next(f for f in dataclasses.fields(ModelConfig) if f.name == "backend").metadata["choices"]
 
@@ -34,44 +34,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, default=None, help="write accuracy, per_class and confusion here")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
-
-
-@dataclasses.dataclass
-class Crops:
-    pixels: np.ndarray  # N x size x size x 3, RGB uint8
-    targets: np.ndarray  # label index of each
-    sizes: np.ndarray  # each picture's shorter side in px: the face's size, as the detector would have cut it
-    skipped: list[str]
-
-
-def load_crops(data: Path, labels: list[str], size: int) -> Crops:
-    from ..crops import whole_image
-    from ..errors import ConfigError, ImageError
-    from ..images import is_image_file, read_image
-
-    if not data.is_dir():
-        raise ConfigError(f"--data {data} is not a folder — give one sub-folder per label ({', '.join(labels)})")
-    folders = sorted(p.name for p in data.iterdir() if p.is_dir())
-    unknown = [name for name in folders if name not in labels]
-    if unknown:
-        raise ConfigError(f"--data has folder(s) {', '.join(unknown)} that are not labels of the model "
-                          f"({', '.join(labels)}) — rename or remove them")
-    crops, targets, sizes, skipped = [], [], [], []
-    for index, label in enumerate(labels):
-        for path in sorted((data / label).glob("*")) if (data / label).is_dir() else []:
-            if not is_image_file(path):
-                continue
-            try:
-                bgr = read_image(path).bgr
-            except ImageError as exc:
-                skipped.append(f"{path}: {exc}")
-                continue
-            crops.append(whole_image(bgr, size))
-            targets.append(index)
-            sizes.append(min(bgr.shape[:2]))
-    if not crops:
-        raise ConfigError(f"no readable image under {data}/{{{','.join(labels)}}}")
-    return Crops(np.stack(crops), np.array(targets), np.array(sizes), skipped)
 
 
 def render(metrics: dict, labels: list[str]) -> str:
@@ -98,7 +60,7 @@ def render(metrics: dict, labels: list[str]) -> str:
 
 def body(args) -> int:
     from ..classifiers import load_classifier
-    from ..metrics import summarize
+    from ..scoring import summarize
 
     classifier = load_classifier(args.model, args.backend, args.threads)
     manifest = classifier.manifest
@@ -120,7 +82,7 @@ def body(args) -> int:
 
 
 def main(argv=None) -> int:
-    from . import run_main
+    from ..console import run_main
 
     return run_main("edge-eval", body, parser().parse_args(argv))
 

@@ -19,15 +19,16 @@ import urllib.request
 from pathlib import Path
 
 from .. import manifest as manifests
+from ..console import Parser
 from ..manifest import sha256_of
 from ..paths import SHIPPED_MODELS, detector_dir, shipped_models
-from . import Parser
 
 
 def registry() -> dict:
-    from ..detectors import ssd, yunet
+    """The files of every registered detector that needs any, by detector name."""
+    from ..detectors import DETECTORS
 
-    return {"yunet": yunet.FILES, "ssd": ssd.FILES}
+    return {name: cls.files for name, cls in DETECTORS.items() if cls.files}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -113,7 +114,7 @@ def body(args) -> int:
 
 
 def main(argv=None) -> int:
-    from . import run_main
+    from ..console import run_main
 
     return run_main("edge-models", body, parser().parse_args(argv))
 

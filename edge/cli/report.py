@@ -18,9 +18,9 @@ from datetime import datetime
 from pathlib import Path
 
 from .. import config as configs
+from ..console import Parser, comma_list, number
 from ..counts import group, read_counts
 from ..policy import DEFAULT, NOT_JUDGED, OK, WORDS
-from . import Parser, comma_list, number
 
 
 def parser() -> argparse.ArgumentParser:
@@ -132,7 +132,7 @@ def body(args) -> int:
 
 
 def main(argv=None) -> int:
-    from . import run_main
+    from ..console import run_main
 
     return run_main("edge-report", body, parser().parse_args(argv))
 

@@ -1,20 +1,53 @@
-"""Face detectors, one file each, chosen by name.
+"""Face detectors, one file each, registered by name (``DETECTORS``).
 
-``auto`` picks YuNet when its model file is present and otherwise the mask-fair Haar setup
-(eye pairs), warning that YuNet finds more faces.
+``auto`` takes the registered detector of lowest ``auto_rank`` whose files are present (YuNet, then the
+mask-fair Haar eye pairs, which need no file), warning when it falls back.
 """
 
-import logging
+import warnings
 from pathlib import Path
 
 import cv2
 
-from ..errors import ModelMismatchError
-from .base import FaceDetector
+from ..errors import DetectorFallback, ModelMismatchError
+from .base import DETECTORS, FaceDetector
 
-log = logging.getLogger(__name__)
+AUTO = "auto"
 
-NAMES = ("auto", "haar", "ssd", "yunet")
+
+def names() -> tuple[str, ...]:
+    """The registered detectors' names."""
+    return DETECTORS.names()
+
+
+def choices() -> tuple[str, ...]:
+    """What ``--detector`` takes: ``auto`` and every registered detector."""
+    return (AUTO, *names())
+
+
+def auto_order() -> list[str]:
+    """The detectors ``auto`` tries, best first."""
+    ranked = [(cls.auto_rank, name) for name, cls in DETECTORS.items() if cls.auto_rank is not None]
+    return [name for _, name in sorted(ranked)]
+
+
+def resolve(name: str, model_dir: Path | str) -> str:
+    """The detector ``name`` stands for: itself, or for ``auto`` the first available by rank."""
+    if name != AUTO:
+        DETECTORS.get(name)  # an unknown name is refused here, with the choices
+        return name
+    ranked = auto_order()
+    chosen = next(n for n in ranked if DETECTORS.get(n).available(Path(model_dir)))
+    best = ranked[0]
+    if chosen != best:
+        warnings.warn(f"no {best} detector files in {model_dir}: using {DETECTORS.get(chosen).summary}; "
+                      f"`edge-models fetch` gets {best}", DetectorFallback, stacklevel=3)
+    return chosen
+
+
+def preset(name: str) -> dict:
+    """The fast-path settings of ``[speed] preset = "auto"`` for the detector ``name``."""
+    return dict(DETECTORS.get(name).preset)
 
 
 def create_detector(
@@ -29,36 +62,10 @@ def create_detector(
     if threads is not None:
         cv2.setNumThreads(threads)
     model_dir = Path(model_dir)
+    name = resolve(name, model_dir)
     score = {} if min_score is None else {"min_score": min_score}
-    if name == "auto":
-        from .yunet import find_model
-
-        if find_model(model_dir) is not None:
-            name = "yunet"
-        else:
-            log.warning(
-                "no YuNet model in %s: using Haar eye pairs, which find fewer faces (about half, "
-                "against 9 in 10); `edge-models fetch` gets YuNet", model_dir,
-            )
-            name = "haar"
     try:
-        return _build(name, model_dir, max_side, score)
+        return DETECTORS.get(name).from_dir(model_dir, max_side, **score)
     except cv2.error as exc:  # a truncated or foreign file in the detector folder
         raise ModelMismatchError(f"the {name} detector files in {model_dir} cannot be read ({exc.err}) — "
                                  "fetch them again with `edge-models fetch`") from exc
-
-
-def _build(name: str, model_dir: Path, max_side: int, score: dict) -> FaceDetector:
-    if name == "haar":
-        from .haar import HaarDetector
-
-        return HaarDetector(max_side=max_side, **score)
-    if name == "ssd":
-        from .ssd import SsdConfig, SsdDetector
-
-        return SsdDetector(SsdConfig(model_dir=model_dir), max_side=max_side, **score)
-    if name == "yunet":
-        from .yunet import YunetConfig, YunetDetector
-
-        return YunetDetector(YunetConfig(model_dir=model_dir), max_side=max_side, **score)
-    raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(NAMES)}")

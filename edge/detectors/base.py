@@ -3,10 +3,15 @@ turned each face is."""
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..crops import downscale_for_detection, scale_boxes
+from ..registry import Registry
+
+# Every detector file registers its class here (``@DETECTORS.register("name")``).
+DETECTORS = Registry("detector", "edge.detectors")
 
 NO_FACES = np.zeros((0, 6), dtype=np.float64)
 # The turn of a face a detector without landmarks finds: it cannot tell, and takes every face as frontal.
@@ -57,10 +62,29 @@ class FaceDetector(ABC):
     """
 
     name: str = ""
+    # What --help and --print-config say of it, after its name.
+    summary: str = ""
     # The score a real face reaches on at least one frame of its track (``[tracker] face_score``): a wall
     # pattern or the back of a head is found frame after frame, but rarely scores like a face. 0: no check
     # (a detector without a graded score).
     face_score: float = 0.0
+    # Its ``[speed] preset = "auto"``: the fastest fast-path settings measured to count what detection on every
+    # frame counts (``make walkthrough``); a detector not measured so detects on every frame.
+    preset: dict = {"detect_every": 1, "motion_gate": False, "motion_regions": False}
+    # Files ``edge-models fetch`` downloads for it; none: it needs no file.
+    files: tuple = ()
+    # ``--detector auto`` takes the detector of lowest rank whose files are present; None: never chosen so.
+    auto_rank: int | None = None
+
+    @classmethod
+    def available(cls, model_dir: Path) -> bool:
+        """Whether its files are in ``model_dir`` (``auto`` asks)."""
+        return all((Path(model_dir) / f.name).is_file() for f in cls.files)
+
+    @classmethod
+    @abstractmethod
+    def from_dir(cls, model_dir: Path, max_side: int, **score) -> "FaceDetector":
+        """The detector with its files from ``model_dir``; ``score``: ``min_score`` when one is given."""
 
     def __init__(self, max_side: int = 640, min_score: float = 0.5):
         self.max_side = max_side

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from ..errors import ModelFileError
-from .base import NO_FACES, FaceDetector, ModelFile, turn
+from .base import DETECTORS, NO_FACES, FaceDetector, ModelFile, turn
 
 MODEL_GLOB = "face_detection_yunet_*.onnx"
 FILES = (
@@ -30,11 +30,25 @@ def find_model(model_dir: Path) -> Path | None:
     return candidates[-1] if candidates else None
 
 
+@DETECTORS.register("yunet")
 class YunetDetector(FaceDetector):
     name = "yunet"
+    summary = "YuNet (OpenCV model zoo), finds 9 faces in 10, masked ones less often than bare ones"
     # 99.5% of the real faces in walk-up clips of scenes-ilc's training photos reached it on their best frame
-    # (tools/walkthrough.py --photos training --tracker face_score=0; docs/benchmarks.md).
+    # (python -m train.walkthrough --photos training --tracker face_score=0; docs/notes/2026-12-05-benchmark-record.md).
     face_score = 0.66
+    # Every 3rd frame with the motion gate and regions counted what every frame counts (make walkthrough).
+    preset = {"detect_every": 3, "motion_gate": True, "motion_regions": True}
+    files = FILES
+    auto_rank = 0
+
+    @classmethod
+    def available(cls, model_dir: Path) -> bool:
+        return find_model(model_dir) is not None
+
+    @classmethod
+    def from_dir(cls, model_dir: Path, max_side: int, **score) -> "YunetDetector":
+        return cls(YunetConfig(model_dir=model_dir), max_side=max_side, **score)
 
     def __init__(self, config: YunetConfig = YunetConfig(), max_side: int = 640, min_score=0.6):
         super().__init__(max_side, min_score)

@@ -9,8 +9,8 @@ import re
 import socket
 from pathlib import Path
 
+from ..credentials import read_secret
 from ..errors import BackendUnavailableError, ConfigError
-from ..secrets import read_secret
 
 
 def device_name(config) -> str:

@@ -7,8 +7,8 @@ import ipaddress
 import logging
 from pathlib import Path
 
+from ..credentials import read_secret
 from ..errors import ConfigError
-from ..secrets import read_secret
 
 log = logging.getLogger("edge-run")
 

@@ -8,8 +8,8 @@ split's recall per label and size bucket, as the model card gives them).
 import statistics
 
 from ..counts import group
-from ..metrics import SIZE_BUCKETS
 from ..policy import Policy
+from ..scoring import SIZE_BUCKETS
 
 AIM_ACCURACY = 0.95  # a size bucket's accuracy, all labels pooled, that counts as "accurate"
 AIM_MIN_FACES = 10  # a bucket with fewer test faces says too little either way

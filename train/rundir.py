@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.errors import EdgeError
+
 REQUIRED = ("model.keras", "labels.json", "config.json", "split.csv")
 
 
-class RunError(ValueError):
+class RunError(EdgeError, ValueError):
     """A training run cannot go ahead as asked, or a finished run folder cannot be read back."""
 
 

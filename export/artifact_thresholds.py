@@ -1,4 +1,4 @@
-"""``python -m export.threshold BUNDLE --run RUN``: give each artifact of a bundle its own threshold.
+"""``python -m export.artifact_thresholds BUNDLE --run RUN``: give each artifact of a bundle its own threshold.
 
 Export chooses each artifact's violation threshold by the run's own rule on that artifact's outputs
 (the validation split and the rule's calibration set; under the false-alarm rule never below the float
@@ -20,9 +20,10 @@ import sys
 from pathlib import Path
 
 from edge import manifest as manifests
-from edge.cli import Parser, number, run_main
-from edge.metrics import predict_labels, summarize
-from train.runs import add_run_data_options
+from edge.console import Parser, number, run_main
+from edge.decision import predict_labels
+from edge.scoring import summarize
+from train.rundir import add_run_data_options
 
 from .__main__ import ExportError, _shown, classify_all, measure_artifact, render_report, run_sets, the_rule
 from .measure import same_test_split, the_bundles_run
@@ -73,7 +74,7 @@ def rethreshold(bundle: Path, run: Path, args) -> manifests.Manifest:
 
 
 def main(argv=None) -> int:
-    p = Parser(prog="python -m export.threshold", description=__doc__,
+    p = Parser(prog="python -m export.artifact_thresholds", description=__doc__,
                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("bundle", type=Path, help="a model bundle folder (an export, or edge/models/NAME)")
     p.add_argument("--run", type=Path, required=True, help="the training run the bundle was exported from")
@@ -94,7 +95,7 @@ def main(argv=None) -> int:
         print(f"{args.bundle}: sealed again (schema {sealed.schema_version})")
         return 0
 
-    return run_main("python -m export.threshold", body, p.parse_args(argv))
+    return run_main("python -m export.artifact_thresholds", body, p.parse_args(argv))
 
 
 if __name__ == "__main__":

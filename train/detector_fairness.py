@@ -1,6 +1,6 @@
 """Share of pictures where each face detector finds a face, masked against unmasked.
 
-Usage: python tools/detector_fairness.py --data ../shared/datasets/masks --detector-dir DIR [--every 8]
+Usage: python -m train.detector_fairness --data ../shared/datasets/masks --detector-dir DIR [--every 8]
 
 A detector that misses masked faces more often than unmasked ones biases every compliance
 count; this measures it per detector (``make fairness``), with the mean ms per picture (one thread).
@@ -13,14 +13,14 @@ from pathlib import Path
 
 import cv2
 
-from edge.cli import Parser, whole_number
+from edge.console import Parser, whole_number
 from edge.detectors import create_detector
 from edge.detectors.haar import HaarConfig, HaarDetector
 from edge.images import is_image_file
 
 
 def main(argv=None) -> int:
-    p = Parser(prog="tools/detector_fairness.py", description=__doc__,
+    p = Parser(prog="python -m train.detector_fairness", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="folder with with_mask/ and without_mask/")
     p.add_argument("--detector-dir", type=Path, required=True, help="SSD and YuNet files")

@@ -1,6 +1,6 @@
 """Input size and width chosen by measurement: accuracy, without_mask recall and ms per face per run.
 
-Usage: python tools/size_sweep.py runs/m96 runs/m128 ... [--exports exports] [--json FILE]   (make sweep)
+Usage: python -m train.size_sweep runs/m96 runs/m128 ... [--exports exports] [--json FILE]   (make sweep)
 
 Reads each run's test metrics (float, at its chosen threshold) and its export's int8 TFLite
 metrics, and times the int8 TFLite on this machine: LiteRT, 1 thread, median of 300 calls
@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from edge import manifest as manifests
+from edge.benchmark import median_ms
 from edge.classifiers import load_classifier
-from edge.cli import Parser
-from edge.cli.bench import median_ms
+from edge.console import Parser
 
 
 def ms_per_face(bundle: Path, backend: str = "litert-int8", calls: int = 300) -> float:
@@ -47,7 +47,7 @@ def row(run: Path, exports: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    p = Parser(prog="tools/size_sweep.py", description=__doc__,
+    p = Parser(prog="python -m train.size_sweep", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="+", type=Path, help="training runs, one per input size or width")
     p.add_argument("--exports", type=Path, default=Path("exports"), help="where each run's export lies, by name")

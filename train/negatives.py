@@ -1,23 +1,23 @@
 """Hard negatives for the classifier's ``not_face`` label: the detector's false faces on scenes-ilc.
 
 ``mine`` runs the device's detector (YuNet, edge-run's settings) over each scenes-ilc photo with one to
-three boxed faces (``--faces``), as tools/walkthrough.py's camera sees it closing in (every other frame of
+three boxed faces (``--faces``), as train/walkthrough.py's camera sees it closing in (every other frame of
 the clip), and keeps the detections that a face check could let through (score >= ``--min-score``) and that are no boxed
 face. The same object found in several frames is one candidate (its best-scoring box, in the photo's
 pixels). It writes ``candidates.json`` and contact sheets (``sheet-NN.png``, each crop numbered) to look at:
 crowds hold real faces the annotators did not box, and those must not be taught as "not a face".
 
 ``write`` makes the training set: a Pascal VOC scene set whose annotations are scenes-ilc's with one
-``not_face`` object per false face of the review (``--review``, tools/negatives-review.json: the
+``not_face`` object per false face of the review (``--review``, train/reviewed/negatives-review.json: the
 candidates looked at and found to be no face). Its images link to scenes-ilc's, and it keeps the folder
 name ``scenes-ilc``, so splits (held-out photos included) and reports are those of scenes-ilc itself.
 
 Usage::
 
-    python tools/negatives.py mine --data ../shared/datasets/scenes-ilc --detector-dir ../shared/models/face \\
+    python -m train.negatives mine --data ../shared/datasets/scenes-ilc --detector-dir ../shared/models/face \\
         --out runs/negatives
-    python tools/negatives.py mine … --faces 4 8 --out runs/negatives-4to8   # crowds: mostly real faces
-    python tools/negatives.py write --data ../shared/datasets/scenes-ilc --out runs/negatives/scenes-ilc
+    python -m train.negatives mine … --faces 4 8 --out runs/negatives-4to8   # crowds: mostly real faces
+    python -m train.negatives write --data ../shared/datasets/scenes-ilc --out runs/negatives/scenes-ilc
 """
 
 import argparse
@@ -29,19 +29,20 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from walkthrough import frame_at, matches, to_photo, windows
 
 from edge import config as configs
-from edge.cli import Parser, number, run_main, whole_number
-from edge.cli.run import load_models
+from edge.console import Parser, number, run_main, whole_number
 from edge.crops import iou_matrix
 from edge.errors import ConfigError
 from edge.images import read_image
 from edge.policy import NOT_FACE
+from edge.runtime import load_models
 from train.dataset import is_scene_set, voc_faces
 from train.split import held_out
 
-REVIEW = Path(__file__).with_name("negatives-review.json")
+from .walkthrough import frame_at, matches, to_photo, windows
+
+REVIEW = Path(__file__).with_name("reviewed") / "negatives-review.json"
 TILE, COLUMNS, ROWS = 112, 10, 8
 
 
@@ -114,7 +115,7 @@ def mine(args) -> int:
     scene_set(args.data)
     cv2.setNumThreads(1)
     config = configs.from_dict({"detector": {"name": "yunet", "model_dir": str(args.detector_dir), "threads": 1}})
-    _, detector = load_models(config)
+    detector = load_models(config).detector
     args.out.mkdir(parents=True, exist_ok=True)
     chosen = list(scene_photos(args.data, *args.faces))
     candidates = []
@@ -137,7 +138,7 @@ def write(args) -> int:
         reviewed = json.loads(args.review.read_text())["not_faces"]
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{args.review} is no review of false faces ({exc!r}) — give "
-                          "tools/negatives-review.json") from None
+                          "train/reviewed/negatives-review.json") from None
     (args.out / "annotations").mkdir(parents=True, exist_ok=True)
     images = args.out / "images"
     if not images.exists():
@@ -158,7 +159,8 @@ def write(args) -> int:
 
 
 def main(argv=None) -> int:
-    p = Parser(prog="tools/negatives.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="python -m train.negatives", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = p.add_subparsers(dest="command", required=True)
     m = commands.add_parser("mine", help="the detector's false faces on scenes-ilc, with contact sheets")
     m.add_argument("--data", type=Path, required=True, help="scenes-ilc: images/ and annotations/")
@@ -175,7 +177,7 @@ def main(argv=None) -> int:
     w.add_argument("--out", type=Path, required=True)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     args = p.parse_args(argv)
-    return run_main("tools/negatives.py", mine if args.command == "mine" else write, args)
+    return run_main("python -m train.negatives", mine if args.command == "mine" else write, args)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,15 @@
-"""Classification metrics in plain numpy, shared by training, export and ``edge-eval``.
+"""Scoring a classifier: labelled face crops read from a folder, and metrics in plain numpy, shared by
+training, export and ``edge-eval``.
 
 Kept free of scikit-learn so the device can score itself with what it already has.
 """
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 
-from .policy import NOT_FACE
-
-# p(not_face) at which a detection is taken for no face: more likely none than any face at all.
-NOT_FACE_AT = 0.5
+from .decision import not_face_index, predict_labels
 
 
 def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
@@ -115,29 +116,6 @@ def threshold_for_false_alarms(compliant_scores: list, budget: float) -> dict:
             "rule": f"lowest threshold calling at most {budget:.1%} of each set's compliant faces a violation"}
 
 
-def predict_labels(probabilities, violation_index: int | None, threshold: float | None,
-                   not_face_index: int | None = None):
-    """Class indices: argmax, except that the violation class wins at ``threshold`` or above, and that
-    with a ``not_face`` class, a face that is more likely none (``NOT_FACE_AT``) is none."""
-    probabilities = np.asarray(probabilities)
-    if not_face_index is not None:
-        faces = probabilities.copy()
-        faces[:, not_face_index] = -1.0
-        predicted = predict_labels(faces, violation_index, threshold)
-        return np.where(probabilities[:, not_face_index] >= NOT_FACE_AT, not_face_index, predicted)
-    predicted = probabilities.argmax(axis=1)
-    if violation_index is not None and threshold is not None:
-        violation = probabilities[:, violation_index] >= threshold
-        others = probabilities.copy()
-        others[:, violation_index] = -1.0
-        predicted = np.where(violation, violation_index, others.argmax(axis=1))
-    return predicted
-
-
-def not_face_index(labels) -> int | None:
-    return list(labels).index(NOT_FACE) if NOT_FACE in labels else None
-
-
 # Face sizes (shorter side of the face, px) that accuracy is reported by: a doorway camera sees 30-150 px.
 SIZE_BUCKETS = ((0, 32, "<32"), (32, 48, "32-48"), (48, 64, "48-64"), (64, 128, "64-128"), (128, np.inf, ">=128"))
 
@@ -184,3 +162,43 @@ def summarize(y_true, probabilities, labels, violation_label: str | None = None,
             fpr, tpr, _ = roc_curve(y_positive, np.asarray(probabilities)[:, violation_index])
             result["roc_auc"] = auc(fpr, tpr)
     return result
+
+
+@dataclass
+class Crops:
+    pixels: np.ndarray  # N x size x size x 3, RGB uint8
+    targets: np.ndarray  # label index of each
+    sizes: np.ndarray  # each picture's shorter side in px: the face's size, as the detector would have cut it
+    skipped: list[str]
+
+
+def load_crops(data: Path, labels: list[str], size: int, named: str = "--data") -> Crops:
+    """One crop per picture of ``data``'s label folders, each taken whole as a face (padded square, resized).
+    ``named``: how errors name the folder (the flag that gave it)."""
+    from .crops import whole_image
+    from .errors import ConfigError, ImageError
+    from .images import is_image_file, read_image
+
+    if not data.is_dir():
+        raise ConfigError(f"{named} {data} is not a folder — give one sub-folder per label ({', '.join(labels)})")
+    folders = sorted(p.name for p in data.iterdir() if p.is_dir())
+    unknown = [name for name in folders if name not in labels]
+    if unknown:
+        raise ConfigError(f"{named} {data} has folder(s) {', '.join(unknown)} that are not labels of the model "
+                          f"({', '.join(labels)}) — rename or remove them")
+    crops, targets, sizes, skipped = [], [], [], []
+    for index, label in enumerate(labels):
+        for path in sorted((data / label).glob("*")) if (data / label).is_dir() else []:
+            if not is_image_file(path):
+                continue
+            try:
+                bgr = read_image(path).bgr
+            except ImageError as exc:
+                skipped.append(f"{path}: {exc}")
+                continue
+            crops.append(whole_image(bgr, size))
+            targets.append(index)
+            sizes.append(min(bgr.shape[:2]))
+    if not crops:
+        raise ConfigError(f"no readable image under {data}/{{{','.join(labels)}}}")
+    return Crops(np.stack(crops), np.array(targets), np.array(sizes), skipped)

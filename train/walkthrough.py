@@ -31,7 +31,7 @@ scenes-ilc must leave these out (``held_out``).
 
 Usage::
 
-    python tools/walkthrough.py --data ../shared/datasets/scenes-ilc --detector-dir ../shared/models/face \\
+    python -m train.walkthrough --data ../shared/datasets/scenes-ilc --detector-dir ../shared/models/face \\
         --detector yunet haar --setting every-frame fast --json runs/walkthrough.json --png runs/walkthrough.png
 """
 
@@ -48,17 +48,17 @@ import cv2
 import numpy as np
 
 from edge import config as configs
-from edge.cli import Parser, key_number, whole_number
-from edge.cli.run import load_models
-from edge.counts import MEMORY, CountStore
+from edge import detectors
+from edge.console import Parser, key_number, whole_number
 from edge.crops import iou_matrix
 from edge.images import read_image
-from edge.pipeline import Pipeline
+from edge.pipeline import Person, Pipeline
 from edge.policy import NOT_JUDGED, face_labels, resolve
+from edge.runtime import load_models, pipeline_for
 from train.dataset import voc_faces
 from train.split import held_out
 
-UNBOXED = Path(__file__).with_name("walkthrough-unboxed.json")
+UNBOXED = Path(__file__).with_name("reviewed") / "walkthrough-unboxed.json"
 KEEP_FACES = 0.995  # of the real faces, the share the face check must let through
 FRAME = (640, 480)
 FRAMES = 30
@@ -201,22 +201,23 @@ def run_clip(pipeline: Pipeline, photo: np.ndarray, name: str, faces, keep: bool
     path = windows(photo.shape, boxes)
     result = None
     seen: dict[int, list[np.ndarray]] = {}
-    counted: list[tuple[int, str, float]] = []
-    pipeline.on_count = lambda label, track: counted.append((track.id, label, track.best_score))
+    counted: list[Person] = []
     for window in path:
         frame = frame_at(photo, window)
         if night:
             frame = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
         result = pipeline.process(frame)
+        counted += result.counted
         for face in result.faces:
             seen.setdefault(face.track, []).append(to_photo(np.array(face.box, np.float64), window))
-    pipeline.finish()  # the clip ends: so does everyone's track
+    counted += pipeline.finish()  # the clip ends: so does everyone's track
     people = []
-    for track_id, label, score in counted:
-        box = np.median(np.stack(seen[track_id]), axis=0)
-        people.append((label, [round(float(v), 1) for v in box], matches([box], boxes)[0], round(score, 4)))
+    for person in counted:
+        box = np.median(np.stack(seen[person.track.id]), axis=0)
+        people.append((person.label, [round(float(v), 1) for v in box], matches([box], boxes)[0],
+                       round(person.track.best_score, 4)))
     widths = in_frame(boxes, path[-1])[:, 2].tolist()
-    return Clip(name, [label for label, _ in faces], widths, pipeline.store.session(), people,
+    return Clip(name, [label for label, _ in faces], widths, dict(Counter(p.label for p in counted)), people,
                 frame if keep else None, result.faces if keep else [])
 
 
@@ -302,10 +303,11 @@ def worst_png(path: Path, clips: list[Clip], judged: list[dict], policy, title: 
 
 
 def main(argv=None) -> int:
-    p = Parser(prog="tools/walkthrough.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="python -m train.walkthrough", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="scenes-ilc: images/ and annotations/ (Pascal VOC)")
     p.add_argument("--detector-dir", type=Path, required=True)
-    p.add_argument("--detector", nargs="+", default=["yunet"], choices=("haar", "ssd", "yunet"))
+    p.add_argument("--detector", nargs="+", default=["yunet"], choices=detectors.names())
     p.add_argument("--setting", nargs="+", default=["every-frame", "fast"], choices=list(SETTINGS))
     p.add_argument("--model", default=None, help="model bundle (default: the shipped one)")
     p.add_argument("--min-face", type=whole_number(8), default=40, help="px in the last frame to be countable")
@@ -333,7 +335,7 @@ def main(argv=None) -> int:
         unboxed, false_faces = review["faces"], review["not_faces"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         p.error(f"cannot read the review of unboxed faces {args.unboxed} ({exc!r}) — give --unboxed "
-                "tools/walkthrough-unboxed.json")
+                "train/reviewed/walkthrough-unboxed.json")
     tracker = dict(args.tracker)
     try:
         configs.from_dict({"tracker": tracker}, "--tracker")
@@ -347,15 +349,14 @@ def main(argv=None) -> int:
                                         "tracker": tracker,
                                         "model": {"path": args.model} if args.model else {},
                                         "speed": SETTINGS[setting]})
-            classifier, detector = load_models(config)
+            models = load_models(config)
+            classifier, detector = models.classifier, models.detector
             labels = face_labels(classifier.manifest.labels)
             keep = args.png is not None and not results
             clips, judged, started = [], [], time.perf_counter()
             chosen = photos(args.data, args.every, args.limit, args.photos == "training")
             for number, (name, photo, faces) in enumerate(chosen, 1):
-                pipeline = Pipeline(detector, classifier, CountStore(MEMORY), **dataclasses.asdict(config.tracker),
-                                    **config.speed.settings(detector.name))
-                clips.append(run_clip(pipeline, photo, name, faces, keep, args.camera == "night"))
+                clips.append(run_clip(pipeline_for(config, models), photo, name, faces, keep, args.camera == "night"))
                 judged.append(clips[-1].judge(labels, args.min_face, unboxed.get(name, []), false_faces.get(name, [])))
                 if number % 50 == 0:
                     print(f"  {detector_name} {setting}: {number} clips ...", file=sys.stderr, flush=True)
