@@ -1,23 +1,29 @@
 """The one validation layer for what people and files hand the runtime: the config and the manifest.
 
 A schema is a frozen dataclass whose fields carry their range in ``spec(...)`` metadata. ``build``
-makes one from parsed TOML or JSON: unknown and missing keys, wrong types, non-finite numbers and
-values out of range are refused with one line that names the key and what it may be. ``from_text``
-does the same for a command-line flag's string. Cross-field rules live in a schema's own
-``check()`` method, which ``build`` calls last.
+makes one from parsed TOML or JSON, ``from_text`` checks a command-line flag's string. Types, ranges,
+choices, patterns, list lengths and finite numbers are pydantic's work (each field's type and metadata
+become one strict pydantic type); this module words pydantic's verdict as one line that names the key
+and what it may be, and finds the key meant by an unknown one. Cross-field rules live in a schema's
+own ``check()`` method, which ``build`` calls last.
 """
 
 import dataclasses
 import difflib
-import math
+import functools
 import re
 import types
 import typing
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from .errors import EdgeError
 
 _NONE = type(None)
+# strict: no text taken for a number, no true for 1; a number must be finite; patterns are Python's (the config's
+# use a look-ahead), anchored below to the whole value.
+_STRICT = ConfigDict(strict=True, allow_inf_nan=False, regex_engine="python-re")
 
 
 def spec(default=dataclasses.MISSING, *, help: str = "", flag: str | None = None,
@@ -56,9 +62,7 @@ def _word(kind) -> str:
     origin = typing.get_origin(kind)
     if origin is list:
         return "a list"
-    if origin is dict or kind is dict:
-        return "a table of keys and values"
-    if dataclasses.is_dataclass(kind):
+    if origin is dict or kind is dict or dataclasses.is_dataclass(kind):
         return "a table of keys and values"
     return {int: "a whole number", float: "a number", str: "a text", bool: "true or false"}.get(kind, "a value")
 
@@ -77,63 +81,96 @@ def shown(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-class Invalid(Exception):
-    """One value is wrong; ``build`` turns it into the caller's error class with the key's place."""
+def join(where: str, key: str) -> str:
+    """A key's place in a nested table: ``artifacts[0].sha256``."""
+    return f"{where}.{key}" if where else key
 
 
-def _one(kind, value, where: str, error: type):
-    """``value`` as ``kind`` or raise Invalid (its text follows the key's name)."""
-    if kind is Any:
-        return value
-    origin = typing.get_origin(kind)
-    if origin is list:
-        if not isinstance(value, list):
-            raise Invalid(f"must be a list, not {shown(value)}")
-        (item,) = typing.get_args(kind) or (Any,)
-        return [check(item, v, {}, f"{where}[{i}]", error) for i, v in enumerate(value)]
-    if origin is dict or kind is dict:
-        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-            raise Invalid(f"must be {_word(kind)}, not {shown(value)}")
-        _, item = typing.get_args(kind) or (str, Any)
-        return {k: check(item, v, {}, f"{where}.{k}", error) for k, v in value.items()}
+def unknown_key(where: str, key: str, known: list[str], error: type) -> EdgeError:
+    close = difflib.get_close_matches(str(key), known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+    return error(f"{where + ': ' if where else ''}unknown key {shown(key)} — {hint}")
+
+
+def _constrained(kind, meta: dict):
+    """``kind`` (one member of a field's type) with the field's range, pattern and length, as pydantic types it."""
+    if kind in (int, float):
+        return Annotated[kind, Field(ge=meta["min"], le=meta["max"])]
+    if kind is str and meta["pattern"] is not None:
+        flags, body = re.fullmatch(r"(\(\?[aiLmsux]+\))?(.*)", meta["pattern"][0], re.S).groups()
+        return Annotated[str, StringConstraints(pattern=rf"{flags or ''}\A(?:{body})\Z")]
+    if typing.get_origin(kind) is list and meta["items"] is not None:
+        return Annotated[kind, Field(min_length=meta["items"][0], max_length=meta["items"][1])]
+    return kind
+
+
+@functools.cache
+def _adapter(kind, frozen_meta: tuple) -> TypeAdapter:
+    return TypeAdapter(_constrained(kind, dict(frozen_meta)), config=_STRICT)
+
+
+def _explain(problem: dict, kind, value, meta: dict) -> str:
+    """Pydantic's verdict on ``value`` as ``kind``, as the words that follow the key's name."""
+    kind_of = problem["type"]
+    if problem["loc"] and typing.get_origin(kind) in (list, dict):  # an item of a list or a table is wrong
+        place, item = "", kind
+        for part in problem["loc"]:
+            if typing.get_origin(item) not in (list, dict):
+                break
+            place += f"[{part}]" if isinstance(part, int) else f".{part}"
+            item = typing.get_args(item)[-1] if typing.get_args(item) else Any
+        if kind_of == "finite_number":
+            return f"{place}\0is {shown(problem['input'])}; it must be a finite number"
+        return f"{place}\0must be {_word(item)}, not {shown(problem['input'])}"
+    if kind_of in ("greater_than_equal", "less_than_equal"):
+        value = float(value) if kind is float else value  # as it was read: a whole number in a float key is one
+        low, high = meta["min"], meta["max"]
+        if low is not None and high is not None:
+            return f"is {shown(value)}; it must be between {low} and {high}"
+        return f"is {shown(value)}; it must be at {'least' if low is not None else 'most'} " \
+               f"{low if low is not None else high}"
+    if kind_of == "finite_number":
+        return f"is {shown(value)}; it must be a finite number"
+    if kind_of == "string_pattern_mismatch":
+        return f"is {shown(value)}; it must be {meta['pattern'][1]}"
+    if kind_of in ("too_short", "too_long"):
+        low, high = meta["items"]
+        many = f"{low}" if low == high else f"{low} to {high}"
+        return f"has {len(value)} entries; it must have {many}"
+    return f"must be {_word(kind)}, not {shown(value)}"
+
+
+def _one(kind, value, meta: dict, where: str, error: type):
+    """``value`` as ``kind`` with the field's constraints, or the words saying why not (a str)."""
     if dataclasses.is_dataclass(kind):
         return build(kind, value, where, error)
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-    elif kind is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif kind is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            if not math.isfinite(value):
-                raise Invalid(f"is {shown(value)}; it must be a finite number")
-            return float(value)
-    elif kind is str:
-        if isinstance(value, str):
-            return value
-    else:
-        raise TypeError(f"schema type {kind} is not supported")
-    raise Invalid(f"must be {_word(kind)}, not {shown(value)}")
+    origin = typing.get_origin(kind)
+    if origin is list and typing.get_args(kind) and dataclasses.is_dataclass(typing.get_args(kind)[0]):
+        rows = _one(list[Any], value, {**meta, "items": None}, where, error)
+        if isinstance(rows, _Wrong):
+            return rows
+        built = [build(typing.get_args(kind)[0], row, f"{where}[{i}]", error) for i, row in enumerate(rows)]
+        length = _one(list[Any], value, meta, where, error)  # its length, once every row is known good
+        return length if isinstance(length, _Wrong) else built
+    try:
+        checked = _adapter(kind, tuple(sorted((k, v) for k, v in meta.items() if k != "example"))).validate_python(
+            value)
+    except ValidationError as exc:
+        return _Wrong(_explain(exc.errors()[0], kind, value, meta), exc.errors()[0]["type"])
+    if meta["choices"] is not None and checked not in meta["choices"]:
+        return _Wrong(f"is {shown(value)}; choose one of {', '.join(map(str, meta['choices']))}", "choice")
+    return checked
 
 
-def _in_range(value, meta: dict) -> None:
-    low, high = meta["min"], meta["max"]
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if number and ((low is not None and value < low) or (high is not None and value > high)):
-        if low is not None and high is not None:
-            raise Invalid(f"is {shown(value)}; it must be between {low} and {high}")
-        raise Invalid(f"is {shown(value)}; it must be at {'least' if low is not None else 'most'} "
-                      f"{low if low is not None else high}")
-    if meta["choices"] is not None and value not in meta["choices"]:
-        raise Invalid(f"is {shown(value)}; choose one of {', '.join(map(str, meta['choices']))}")
-    if meta["pattern"] is not None and isinstance(value, str) and not re.fullmatch(meta["pattern"][0], value):
-        raise Invalid(f"is {shown(value)}; it must be {meta['pattern'][1]}")
-    if meta["items"] is not None and isinstance(value, list):
-        low, high = meta["items"]
-        if not low <= len(value) <= high:
-            many = f"{low}" if low == high else f"{low} to {high}"
-            raise Invalid(f"has {len(value)} entries; it must have {many}")
+@dataclasses.dataclass
+class _Wrong:
+    words: str
+    kind: str
+
+    @property
+    def of_type(self) -> bool:
+        """The value is not of the type at all (as against of the type, but out of its range)."""
+        return self.kind.endswith("_type") or self.kind in ("model_type", "dataclass_type", "is_instance_of")
 
 
 def check(annotation, value, meta: dict, where: str, error: type):
@@ -144,35 +181,22 @@ def check(annotation, value, meta: dict, where: str, error: type):
     if value is None and optional(annotation):
         return None
     kinds = members(annotation)
-    problems = []
+    wrong = []
     for kind in kinds:
-        try:
-            converted = _one(kind, value, where, error)
-        except Invalid as exc:
-            problems.append(str(exc))
-            continue
-        try:
-            _in_range(converted, meta)
-        except Invalid as exc:
-            raise error(f"{where} {exc}") from None
-        return converted
+        result = _one(kind, value, meta, where, error)
+        if not isinstance(result, _Wrong):
+            return result
+        if not result.of_type:  # of this type, but not in its range: that is what to say
+            place, _, words = result.words.rpartition("\0")
+            raise error(f"{where}{place} {words}")
+        wrong.append(result)
     # A type error shows how to write the key, when the caller gave an example.
     example = f" — e.g. {meta['example']}" if meta["example"] else ""
-    if len(kinds) == 1 and (meta["off"] is None or not problems[0].startswith("must be ")):
-        raise error(f"{where} {problems[0]}{example if problems[0].startswith('must be ') else ''}")
+    if len(kinds) == 1 and meta["off"] is None:
+        place, _, words = wrong[0].words.rpartition("\0")
+        raise error(f"{where}{place} {words}{example if not place else ''}")
     words = " or ".join([_word(k) for k in kinds] + ([f'"{meta["off"]}"'] if meta["off"] else []))
     raise error(f"{where} must be {words}, not {shown(value)}{example}")
-
-
-def join(where: str, key: str) -> str:
-    """A key's place in a nested table: ``artifacts[0].sha256``."""
-    return f"{where}.{key}" if where else key
-
-
-def unknown_key(where: str, key: str, known: list[str], error: type) -> EdgeError:
-    close = difflib.get_close_matches(str(key), known, n=1)
-    hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
-    return error(f"{where + ': ' if where else ''}unknown key {shown(key)} — {hint}")
 
 
 def build(cls, data, where: str, error: type, place=None, example=None):

@@ -6,6 +6,7 @@ import json
 import math
 import re
 import tempfile
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -46,18 +47,30 @@ def assert_one_line(exc: Exception) -> None:
     assert message and "\n" not in message and not INTERNALS.search(message), message
 
 
+def in_range(value, f: dataclasses.Field) -> bool:
+    """Whether ``value`` is one of what ``f``'s own metadata allows, checked here by hand, not by the validator."""
+    meta = schema.meta_of(f)
+    kinds = typing.get_args(f.type) or (f.type,)
+    if value is None:
+        return type(None) in kinds
+    if isinstance(value, bool):
+        return bool in kinds
+    if isinstance(value, int | float) and (int in kinds or float in kinds):
+        return (isinstance(value, float) <= (float in kinds) and math.isfinite(value)
+                and (meta["min"] is None or value >= meta["min"]) and (meta["max"] is None or value <= meta["max"])
+                and (meta["choices"] is None or value in meta["choices"]))
+    if isinstance(value, str) and str in kinds:
+        return ((meta["choices"] is None or value in meta["choices"])
+                and (meta["pattern"] is None or re.fullmatch(meta["pattern"][0], value) is not None))
+    return False
+
+
 def assert_in_range(config: configs.RunConfig) -> None:
-    """Every value of an accepted config passes its own field's checks again."""
+    """Every value of an accepted config is of its field's type and within its range, choices and pattern."""
     for section in configs.SECTIONS:
         values = getattr(config, section)
         for f in dataclasses.fields(values):
-            value = getattr(values, f.name)
-            if value is None:
-                assert schema.optional(f.type), (section, f.name)
-                continue
-            if isinstance(value, float):
-                assert math.isfinite(value), (section, f.name)
-            schema.check(f.type, value, dict(f.metadata), f.name, ConfigError)
+            assert in_range(getattr(values, f.name), f), (section, f.name, getattr(values, f.name))
 
 
 def fields_of(section):
