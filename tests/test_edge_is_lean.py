@@ -25,3 +25,17 @@ def test_every_edge_module_imports_without_tensorflow():
     result = subprocess.run([sys.executable, "-c", BLOCKER], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) >= 8  # the walk really found the modules
+
+
+def test_the_device_package_installs_edge_alone(tmp_path):
+    """What `pip install` puts on a device: one import name of ours, no training or export code."""
+    import zipfile
+
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                            "-w", str(tmp_path), str(REPO)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("maskwatch-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert top == {"edge"}
+    assert "edge/models/default/manifest.json" in names and "edge/view/page.html" in names
