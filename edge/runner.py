@@ -48,12 +48,16 @@ class Outputs:
     policy: Policy | None = None
     _file: object = field(default=None, repr=False)
 
-    def open(self) -> None:
-        """Open the outputs in folders that exist: a mistyped path is an error, not a new folder tree."""
+    def check(self) -> None:
+        """Refuse outputs in folders that do not exist: a mistyped path is an error, not a new folder tree. A run
+        checks this before it loads anything, so the mistake is said at once, not after the run."""
         for path in (self.detections, self.snapshots):
             if path is not None and not path.parent.is_dir():
                 raise ConfigError(f"cannot write the outputs: {path.parent} is not an existing folder — give "
                                   "--detections and --snapshots paths in a writable folder")
+
+    def open(self) -> None:
+        self.check()
         try:
             if self.detections is not None:
                 self._file = open(self.detections, "w")  # noqa: SIM115 - closed in close()

@@ -72,11 +72,14 @@ def open_runtime(config: configs.RunConfig, pin_factory=None, notifier=None) -> 
     from .prometheus import open_metrics
     from .runner import Outputs, Runner
 
+    c, o = config.camera, config.output
+    outputs = Outputs(Path(o.detections) if o.detections else None, Path(o.snapshots) if o.snapshots else None)
+    outputs.check()
     models = load_models(config)
     classifier = models.classifier
     policy = policies.resolve(classifier.manifest, config.policy.overrides())
+    outputs.policy = policy
     labels = policies.countable(classifier.manifest.labels)
-    c, o = config.camera, config.output
     with ExitStack() as opened:
         store = opened.enter_context(closing(CountStore(o.db, outbox=config.mqtt.host is not None)))
         view = _open_view(config, models, policy, labels)
@@ -93,8 +96,6 @@ def open_runtime(config: configs.RunConfig, pin_factory=None, notifier=None) -> 
         alerts = create_alerts(config.alerts, pin_factory)
         opened.pop_all()
     pipeline = pipeline_for(config, models)
-    outputs = Outputs(Path(o.detections) if o.detections else None, Path(o.snapshots) if o.snapshots else None,
-                      policy)
     runner = Runner(camera, pipeline, store, alerts, notifier or Notifier(), outputs, policy=policy,
                     source_name=c.source, stall_timeout=c.stall_timeout, summary_every=o.summary_every,
                     observers=observers)

@@ -261,8 +261,10 @@ def test_system_errors_reach_a_person_without_errno(tmp_path, face_models, clip,
     from edge.cli.models import main as edge_models
 
     (tmp_path / "a-file").write_text("")
-    line = one_error_line(capsys, run(tmp_path, face_models, clip, "--detections", str(tmp_path / "a-file" / "d")))
+    line = one_error_line(capsys, run(tmp_path, face_models, clip, "--detections", str(tmp_path / "a-file" / "d"),
+                                      "--db", str(tmp_path / "never.db")))
     assert f"cannot write the outputs: {tmp_path / 'a-file'} is not an existing folder" in line
+    assert not (tmp_path / "never.db").exists()  # said before anything was opened, not after a run
     code = edge_models(["--dir", str(tmp_path / "m"), "fetch", "yunet", "--mirror", "http://127.0.0.1:9"])
     err = capsys.readouterr().err
     assert code == 1 and "connection refused" in err and "[Errno" not in err
@@ -283,3 +285,11 @@ def test_the_readme_says_where_the_tools_are():
 def test_a_duration_shorter_than_a_frame_still_processes_one(tmp_path, face_models, clip):
     assert run(tmp_path, face_models, clip, "--duration", "1e-9", "--detections", str(tmp_path / "d.jsonl")) == 0
     assert len((tmp_path / "d.jsonl").read_text().splitlines()) == 1, "not a silent exit 0 with nothing done"
+
+
+def test_edge_bench_refuses_a_missing_compare_file_before_it_runs(tmp_path, capsys):
+    from edge.cli.bench import main as edge_bench
+
+    code = edge_bench(["--compare", str(tmp_path / "missing.json"), "--frames", "1", "--warmup", "0"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("edge-bench: error: cannot read --compare") and "[1/1]" not in err
