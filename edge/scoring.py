@@ -153,7 +153,9 @@ def summarize(y_true, probabilities, labels, violation_label: str | None = None,
         "labels": labels,
         "threshold": threshold,
     }
-    result["macro_f1"] = float(np.mean([s["f1"] for s in result["per_class"].values()]))
+    # over the labels the set holds: a label with no face in it (mask_incorrect on a two-class set) has no F1
+    supported = [s["f1"] for s in result["per_class"].values() if s["support"]]
+    result["macro_f1"] = float(np.mean(supported)) if supported else 0.0
     if sizes is not None:
         result["by_size"] = by_size(y_true, y_pred, sizes, labels)
     if violation_index is not None:

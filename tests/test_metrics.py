@@ -84,3 +84,12 @@ def test_with_a_not_face_label_a_detection_more_likely_no_face_is_none_and_the_t
     # a model without the label keeps argmax and threshold alone
     assert not_face_index(labels[:3]) is None
     np.testing.assert_array_equal(predict_labels(probabilities[:, :3], 1, 0.2), [1, 1, 2, 0])
+
+
+def test_macro_f1_averages_only_the_labels_the_set_holds():
+    """A two-class set scored by a three-class model: mask_incorrect has no face, so no F1 to average."""
+    labels = ["with_mask", "without_mask", "mask_incorrect"]
+    probabilities = np.array([[0.9, 0.05, 0.05], [0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.2, 0.7, 0.1]])
+    result = summarize([0, 0, 1, 1], probabilities, labels)
+    assert result["per_class"]["mask_incorrect"]["support"] == 0
+    assert result["macro_f1"] == 1.0
