@@ -84,6 +84,19 @@ def test_edge_report_groups_by_day_and_hour_and_writes_csv(tmp_path, capsys):
     assert "2026-11-20" not in capsys.readouterr().out
 
 
+def test_edge_report_refuses_a_violation_label_nothing_has(tmp_path, capsys):
+    """--violation nomask once reported 100% compliance: no count carries that label."""
+    store = CountStore(tmp_path / "counts.db")
+    store.add("without_mask", 0.9, 3)
+    store.close()
+    assert edge_report(["--db", str(tmp_path / "counts.db"), "--violation", "nomask"]) == 1
+    err = capsys.readouterr().err
+    assert err == ("edge-report: error: --violation nomask is no label of these counts — choose from with_mask, "
+                   "without_mask, mask_incorrect\n")
+    assert edge_report(["--db", str(tmp_path / "counts.db"), "--violation", "without_mask"]) == 0
+    assert "0.0" in capsys.readouterr().out  # the one person counted, a violation: 0% compliant
+
+
 def test_edge_report_on_a_missing_or_foreign_file_is_one_line(tmp_path, capsys):
     assert edge_report(["--db", str(tmp_path / "none.db")]) == 1
     assert "no counts database at" in capsys.readouterr().err

@@ -99,10 +99,23 @@ def table_rows(labels, groups, violation: list[str]):
                f"{100.0 * compliant / judged:.1f}" if judged else "n/a"]
 
 
+def known_labels(violation: list[str], seen) -> None:
+    """Refuse a --violation label that no model has and no count carries: it would count nobody as one,
+    and report everyone compliant."""
+    from ..errors import ConfigError
+
+    known = list(dict.fromkeys([*WORDS, *seen]))
+    unknown = [label for label in violation if label not in known]
+    if unknown:
+        raise ConfigError(f"--violation {', '.join(unknown)} is no label of these counts — choose from "
+                          f"{', '.join(label for label in known if label != NOT_JUDGED)}")
+
+
 def body(args) -> int:
     from ..errors import ConfigError
 
     if args.mqtt:
+        known_labels(args.violation, [])
         return fleet_body(args)
     since = None
     if args.since:
@@ -112,6 +125,7 @@ def body(args) -> int:
             raise ConfigError(f"--since {args.since!r} is not a date — write e.g. 2026-11-01 or "
                               "'2026-11-01 08:00'") from None
     rows = read_counts(args.db, since)
+    known_labels(args.violation, {label for _, label in rows})
     if not rows:
         print(f"no counts in {args.db}" + (f" since {args.since}" if args.since else ""))
         return 0
