@@ -13,7 +13,7 @@ from .threshold_rule import ThresholdRule, choose
 
 
 def classification_report(metrics: dict) -> str:
-    """A fixed-width table like scikit-learn's, from ``edge.metrics.summarize`` output."""
+    """A fixed-width table like scikit-learn's, from ``edge.scoring.summarize`` output."""
     width = max(len(label) for label in metrics["labels"]) + 2
     lines = [f"{'':{width}}precision    recall  f1-score   support", ""]
     for label, s in metrics["per_class"].items():
