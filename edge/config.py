@@ -269,6 +269,12 @@ class MqttConfig:
                       flag="--mqtt-qos", minimum=0, maximum=2)
 
     def check(self, where: str, error: type) -> None:
+        if self.host is None:
+            given = [f.name for f in dataclasses.fields(self)
+                     if f.name != "host" and getattr(self, f.name) != f.default]
+            if given:
+                raise error(f"{where} {given[0]} is set but host is not, and MQTT is off without a host — set host "
+                            "(--mqtt-host), or leave the other [mqtt] keys out")
         if self.password_file is not None and self.username is None:
             raise error(f"{where} password_file needs a username; give both, or neither")
         if self.ca_file is not None and not self.tls:

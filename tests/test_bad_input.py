@@ -293,3 +293,11 @@ def test_edge_bench_refuses_a_missing_compare_file_before_it_runs(tmp_path, caps
     code = edge_bench(["--compare", str(tmp_path / "missing.json"), "--frames", "1", "--warmup", "0"])
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("edge-bench: error: cannot read --compare") and "[1/1]" not in err
+
+
+def test_an_mqtt_option_without_a_broker_is_refused_not_ignored(tmp_path, face_models, clip, capsys):
+    line = one_error_line(capsys, run(tmp_path, face_models, clip, "--mqtt-port", "1884", "--check"))
+    assert line == ("edge-run: error: [mqtt] port is set but host is not, and MQTT is off without a host — set "
+                    "host (--mqtt-host), or leave the other [mqtt] keys out")
+    line = one_error_line(capsys, run(tmp_path, face_models, clip, "--mqtt-qos", "0", "--check"))
+    assert "[mqtt] qos is set but host is not" in line
