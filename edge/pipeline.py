@@ -140,9 +140,8 @@ class Pipeline:
         changed = None if small is None else self.motion.changes(small)  # one difference for gate and regions
         detect = independent or (due and self._should_detect(changed))
         self.frames += 1
-        if not detect:
+        if not detect:  # no detect stage: its latency is of the frames the detector ran on
             self.tracker.skip()
-            lap("detect")
             return self._tracked_only()
         regions = None if independent else self._search_regions(image, changed)
         self.detections += 1

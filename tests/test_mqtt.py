@@ -382,6 +382,11 @@ def test_metrics_parse_and_agree_with_the_database(tmp_path, face_models, walk_v
     assert families["maskwatch_fps"].samples[0].value > 0
     stages = {s.labels["stage"] for s in families["maskwatch_stage_seconds"].samples}
     assert stages == {"detect", "classify"}
+    # detect latency is of frames the detector ran on: the fast path skips most frames, and they are not in it
+    detected = next(s.value for s in families["maskwatch_stage_seconds"].samples
+                    if s.name == "maskwatch_stage_seconds_count" and s.labels["stage"] == "detect")
+    frames = next(s.value for s in families["maskwatch_frames"].samples)
+    assert 0 < detected < frames
     for name in ("maskwatch_camera_reconnects", "maskwatch_db_write_failures", "maskwatch_events_waiting"):
         assert families[name].samples[0].value == 0, name
 
