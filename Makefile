@@ -22,7 +22,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MASKWATCH_SHARED ?= $(SHARED)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps demo demo-fleet test lint train evaluate export ship package install uninstall rollback deploy bench bench-compare sweep check-wheels check-arm fairness soak mine-negatives negatives walkthrough scenes clean
+.PHONY: help setup system-deps demo demo-fleet test lint train evaluate export ship package install uninstall rollback deploy bench bench-compare sweep check-wheels check-arm fairness detector detector-eval soak mine-negatives negatives walkthrough scenes clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -159,6 +159,18 @@ check-wheels: setup ## the device's requirements install from wheels on Python 3
 
 check-arm: setup ## edge-run on arm64 Debian 13 and 12 under qemu vs this machine, same pixels (root; cached roots)
 	$(PY) tools/check_arm.py --shared $(SHARED)
+
+STOCK_YUNET ?= $(DETECTORS)/face_detection_yunet_2026may.onnx
+DETECTOR_OUT ?= runs/detector
+detector: setup ## fine-tune YuNet on the scene sets' training photos → $(DETECTOR_OUT)/bundle (RESUME=1 goes on)
+	$(PY) -m train.detector --data $(SHARED)/datasets/scenes-ilc $(SHARED)/datasets/scenes-ap27 --stock $(STOCK_YUNET) \
+		--out $(DETECTOR_OUT) --epochs 16 $(if $(RESUME),--resume)
+
+DETECTOR ?= edge/models/detectors/maskwatch/detector.onnx
+detector-eval: setup ## DETECTOR (default: the shipped one) vs stock YuNet and the AIZOO peer on the test photos → runs/detector-eval.*
+	$(PY) -m train.detector_eval --data $(SHARED)/datasets/scenes-ilc $(SHARED)/datasets/scenes-ap27 \
+		--detector stock=$(STOCK_YUNET) ours=$(DETECTOR) --peer aizoo=$(SHARED)/models/peers/aizoo/face_mask_detection.tflite \
+		--sides 640 480 320 --json runs/detector-eval.json --png runs/detector-eval.png
 
 fairness: setup ## share of masked vs unmasked pictures where each face detector finds a face
 	$(PY) -m train.detector_fairness --data $(SHARED)/datasets/masks --detector-dir $(DETECTORS)

@@ -61,8 +61,9 @@ class DetectorConfig:
                        flag="--detector", choices=detectors.choices())
     model_dir: str | None = option(None, "detector files (default: $MASKWATCH_MODELS or "
                                    "~/.local/share/maskwatch/models)", flag="--detector-dir", pattern=TEXT)
-    max_side: int = option(640, "detect on frames shrunk to this longer side", flag="--detect-max-side",
-                           minimum=32, maximum=4096)
+    max_side: int | None = option(None, "detect on frames shrunk to this longer side (default: the detector's own, "
+                                  "640 or its bundle's)", flag="--detect-max-side",
+                                  minimum=32, maximum=4096)
     # A detector's score is a probability; a floor of 1 would let no face through.
     min_score: float | None = option(None, "detector confidence floor (default: the detector's own)",
                                      flag="--detect-min-score", minimum=0.0, maximum=0.99)

@@ -141,8 +141,8 @@ do_install() {
   if [ -n "$DETECTORS" ]; then
     "$ROOT$PREFIX/venv/bin/edge-models" --dir "$ROOT$PREFIX/detectors" fetch --from "$DETECTORS"
   elif ! "$ROOT$PREFIX/venv/bin/edge-models" --dir "$ROOT$PREFIX/detectors" fetch; then
-    say "warning: no YuNet/SSD files (offline?): edge-run falls back to Haar, which misses masked faces;" \
-        "copy them later with: sudo $0 --detectors DIR"
+    say "note: could not fetch the YuNet/SSD files (offline?): edge-run detects with the YuNet shipped in the" \
+        "package; the SSD can be copied later with: sudo $0 --detectors DIR"
   fi
   write_config
   check_secrets

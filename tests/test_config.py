@@ -32,7 +32,7 @@ def test_printed_config_loads_back_to_the_same_config(tmp_path):
     ("[camra]\nwidth = 640\n", "unknown key 'camra' — did you mean 'camera'?"),
     ('[camera]\nwidth = "640"\n', "[camera] width must be a whole number, not '640' — e.g. width = 640"),
     ("[alerts]\nactive_high = 1\n", "[alerts] active_high must be true or false"),
-    ('[detector]\nname = "hog"\n', "[detector] name is 'hog'; choose one of auto, haar, ssd, yunet"),
+    ('[detector]\nname = "hog"\n', "[detector] name is 'hog'; choose one of auto, haar, maskwatch, ssd, yunet"),
     ("[tracker]\nmin_hits = 0\n", "[tracker] min_hits is 0; it must be between 1 and 100"),
     ("[camera]\nwidth = 640\nwidth = 480\n", "is not valid TOML"),
     ("camera = 3\n", "camera must be a table ([camera])"),

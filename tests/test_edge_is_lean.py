@@ -39,3 +39,7 @@ def test_the_device_package_installs_edge_alone(tmp_path):
     top = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert top == {"edge"}
     assert "edge/models/default/manifest.json" in names and "edge/view/page.html" in names
+    # the detectors a device detects with offline, with their licences
+    for shipped in ("yunet/face_detection_yunet_2026may.onnx", "yunet/LICENSE", "maskwatch/detector.onnx",
+                    "maskwatch/manifest.json", "maskwatch/LICENSE"):
+        assert f"edge/models/detectors/{shipped}" in names

@@ -110,7 +110,10 @@ def test_edge_models_copies_checks_and_refuses_a_corrupt_file(tmp_path, face_mod
     assert edge_models(["--dir", str(dest), "fetch", "--from", str(face_models)]) == 0
     assert (dest / "face_detection_yunet_2026may.onnx").is_file()
     assert edge_models(["--dir", str(dest), "list"]) == 0
-    assert "missing" not in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "missing" not in listed
+    assert "detectors shipped with the package" in listed and "  maskwatch bundle: detects at " in listed
+    assert "  yunet     face_detection_yunet_2026may.onnx             ok" in listed
     bad = tmp_path / "bad"
     bad.mkdir()
     for path in face_models.iterdir():

@@ -73,7 +73,7 @@ def test_a_fallback_is_a_typed_warning_logged_as_one_line(caplog):
     assert [r.getMessage() for r in caplog.records] == ["no yunet detector files in /x: using Haar"]
 
 
-def test_edge_run_falling_back_to_haar_says_so_in_one_log_line(tmp_path, walk_video):
+def test_edge_run_detects_with_the_packaged_detector_with_no_files_fetched(tmp_path, walk_video):
     clip = tmp_path / "door.avi"
     walk_video(clip, 20, step=10)
     empty = tmp_path / "no-detectors"
@@ -82,7 +82,23 @@ def test_edge_run_falling_back_to_haar_says_so_in_one_log_line(tmp_path, walk_vi
                              str(empty), "--db", str(tmp_path / "c.db"), "--gpio", "none"],
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    fallback = [line for line in result.stderr.splitlines() if "no yunet detector files" in line]
+    assert "detector yunet" in result.stderr and "WARNING" not in result.stderr
+
+
+def test_falling_back_from_the_packaged_detector_says_so_in_one_log_line(tmp_path, walk_video):
+    clip = tmp_path / "door.avi"
+    walk_video(clip, 20, step=10)
+    empty = tmp_path / "no-detectors"
+    empty.mkdir()
+    # the package as a damaged install leaves it: its YuNet file gone
+    lose_bundle = ("import sys; from edge.detectors import yunet; "
+                   "yunet.PACKAGED = yunet.PACKAGED / 'gone'; "
+                   "from edge.cli.run import main; sys.exit(main(sys.argv[1:]))")
+    result = subprocess.run([sys.executable, "-c", lose_bundle, "--camera", str(clip), "--detector-dir", str(empty),
+                             "--db", str(tmp_path / "c.db"), "--gpio", "none"],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    fallback = [line for line in result.stderr.splitlines() if "no yunet detector in" in line]
     assert len(fallback) == 1 and fallback[0].startswith("edge-run: WARNING ")
-    assert "edge-models fetch" in fallback[0]
+    assert "Haar" in fallback[0] and "reinstall the package" in fallback[0]
     assert "DetectorFallback" not in result.stderr and "warnings.warn" not in result.stderr

@@ -136,7 +136,7 @@ def test_settled_people_are_not_classified_again(detector, classifier, face, tmp
     assert every.classifier.faces == 40
 
 
-@pytest.mark.parametrize("name", ["yunet", "haar"])
+@pytest.mark.parametrize("name", ["maskwatch", "yunet", "haar"])
 def test_motion_regions_count_the_same_people_searching_a_fraction_of_the_frame(name, classifier, face, face_models,
                                                                                 tmp_path):
     detector = create_detector(name, face_models)

@@ -77,7 +77,7 @@ def test_a_new_detector_is_one_file(tmp_path, walk_video):
 
 
 def test_every_family_lists_its_backends_from_its_files():
-    assert set(detectors.names()) >= {"haar", "ssd", "yunet"}
+    assert set(detectors.names()) >= {"haar", "maskwatch", "ssd", "yunet"}
     assert DetectorConfig.__dataclass_fields__["name"].metadata["choices"] == ("auto", *detectors.names())
     assert CLASSIFIERS.names() == ("litert", "onnx")  # LiteRT first: the default where it is installed
     assert backends() == ("litert-int8", "litert-fp32", "onnx-int8", "onnx-fp32")
@@ -88,5 +88,5 @@ def test_every_family_lists_its_backends_from_its_files():
 
 
 def test_an_unknown_backend_is_a_one_line_error_with_the_choices():
-    with pytest.raises(ConfigError, match=r"^unknown detector 'nope'; choose one of haar, ssd, yunet"):
+    with pytest.raises(ConfigError, match=r"^unknown detector 'nope'; choose one of haar, maskwatch, ssd, yunet"):
         detectors.create_detector("nope")

@@ -1,9 +1,10 @@
-"""``edge-models``: the face-detector files YuNet and the SSD need (Haar needs none).
+"""``edge-models``: the face-detector files YuNet and the SSD need (Haar needs none; YuNet and this project's
+own ship inside the package).
 
 ``fetch`` downloads them from their upstream URLs, or copies them from a folder, and
 checks each against its pinned sha256 before it lands in the detector folder, which is
-where edge-run looks by default. ``list`` shows what is there, and the classifier bundles
-shipped with the package.
+where edge-run looks by default (a file there is used instead of the packaged one). ``list`` shows what
+is there, and the detectors and classifier bundles shipped with the package.
 
 Usage::
 
@@ -90,6 +91,8 @@ def fetch_file(file, dest: Path, source: Path | None, mirror: str | None) -> Non
 
 
 def body(args) -> int:
+    from ..detectors import DETECTORS, bundle
+
     dest = args.dir or detector_dir()
     files = registry()
     if args.command == "list":
@@ -99,6 +102,18 @@ def body(args) -> int:
                 path = dest / file.name
                 state = "missing" if not path.is_file() else "ok" if sha256_of(path) == file.sha256 else "CHANGED"
                 print(f"  {name:6} {file.name:45} {state}")
+        print("detectors shipped with the package (edge-run --detector NAME):")
+        for name, cls in DETECTORS.items():
+            if cls.packaged is None:
+                continue
+            if bundle.is_bundle(cls.packaged):
+                detector, _ = bundle.load(cls.packaged)
+                print(f"  {name:9} bundle: detects at {detector.max_side} px, min_score {detector.min_score}, "
+                      f"face_score {detector.face_score}; trained {detector.provenance.get('trained', '?')}")
+            for file in cls.files:
+                path = cls.packaged / file.name
+                state = "missing" if not path.is_file() else "ok" if sha256_of(path) == file.sha256 else "CHANGED"
+                print(f"  {name:9} {file.name:45} {state}")
         print("classifier bundles shipped with the package (edge-run --model NAME):")
         for name in shipped_models():
             manifest = manifests.load(SHIPPED_MODELS / name)

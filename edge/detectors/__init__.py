@@ -1,7 +1,9 @@
 """Face detectors, one file each, registered by name (``DETECTORS``).
 
-``auto`` takes the registered detector of lowest ``auto_rank`` whose files are present (YuNet, then the
-mask-fair Haar eye pairs, which need no file), warning when it falls back.
+``auto`` takes the registered detector of lowest ``auto_rank`` whose files are present (stock YuNet, packaged;
+then the mask-fair Haar eye pairs, which need no file), warning when it falls back. This project's own
+(``maskwatch``) is chosen by name only until it counts people at a door as well as stock YuNet
+(docs/detector.md).
 """
 
 import warnings
@@ -38,10 +40,12 @@ def resolve(name: str, model_dir: Path | str) -> str:
         return name
     ranked = auto_order()
     chosen = next(n for n in ranked if DETECTORS.get(n).available(Path(model_dir)))
-    best = ranked[0]
-    if chosen != best:
-        warnings.warn(f"no {best} detector files in {model_dir}: using {DETECTORS.get(chosen).summary}; "
-                      f"`edge-models fetch` gets {best}", DetectorFallback, stacklevel=3)
+    best = DETECTORS.get(ranked[0])
+    if chosen != best.name:
+        where, fix = ((best.packaged, "reinstall the package to restore it") if best.packaged is not None
+                      else (model_dir, f"`edge-models fetch` gets {best.name}"))
+        warnings.warn(f"no {best.name} detector in {where}: using {DETECTORS.get(chosen).summary}; {fix}",
+                      DetectorFallback, stacklevel=3)
     return chosen
 
 
@@ -51,7 +55,7 @@ def preset(name: str) -> dict:
 
 
 def create_detector(
-    name: str, model_dir: Path | str = ".", max_side: int = 640, min_score: float | None = None,
+    name: str, model_dir: Path | str = ".", max_side: int | None = None, min_score: float | None = None,
     threads: int | None = None,
 ) -> FaceDetector:
     """Build the detector called ``name``; heavy files are only opened for the one chosen.

@@ -13,6 +13,8 @@ from ..registry import Registry
 # Every detector file registers its class here (``@DETECTORS.register("name")``).
 DETECTORS = Registry("detector", "edge.detectors")
 
+# The longer side frames are shrunk to for detection, unless the config or a detector's bundle says otherwise.
+DEFAULT_SIDE = 640
 NO_FACES = np.zeros((0, 6), dtype=np.float64)
 # The turn of a face a detector without landmarks finds: it cannot tell, and takes every face as frontal.
 NO_TURN = 0.0
@@ -73,6 +75,8 @@ class FaceDetector(ABC):
     preset: dict = {"detect_every": 1, "motion_gate": False, "motion_regions": False}
     # Files ``edge-models fetch`` downloads for it; none: it needs no file.
     files: tuple = ()
+    # The bundle it ships in inside the package (edge.detectors.bundle); None: its files are fetched, or it needs none.
+    packaged: Path | None = None
     # ``--detector auto`` takes the detector of lowest rank whose files are present; None: never chosen so.
     auto_rank: int | None = None
 
@@ -83,11 +87,12 @@ class FaceDetector(ABC):
 
     @classmethod
     @abstractmethod
-    def from_dir(cls, model_dir: Path, max_side: int, **score) -> "FaceDetector":
-        """The detector with its files from ``model_dir``; ``score``: ``min_score`` when one is given."""
+    def from_dir(cls, model_dir: Path, max_side: int | None, **score) -> "FaceDetector":
+        """The detector with its files from ``model_dir``; ``max_side`` None: its own; ``score``: ``min_score``
+        when one is given."""
 
-    def __init__(self, max_side: int = 640, min_score: float = 0.5):
-        self.max_side = max_side
+    def __init__(self, max_side: int | None = DEFAULT_SIDE, min_score: float = 0.5):
+        self.max_side = max_side or DEFAULT_SIDE
         self.min_score = min_score
 
     def detect(self, frame_bgr: np.ndarray, regions: np.ndarray | None = None) -> np.ndarray:

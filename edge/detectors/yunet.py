@@ -1,4 +1,8 @@
-"""YuNet (OpenCV model zoo) through ``cv2.FaceDetectorYN``: small, fast, finds masked faces."""
+"""YuNet (OpenCV model zoo) through ``cv2.FaceDetectorYN``: small, fast, finds masked faces.
+
+Its 230 KB ONNX ships inside the package (``edge/models/detectors/yunet``, MIT, with its licence), so a fresh
+install detects with it offline; a YuNet file in the detector folder (``edge-models fetch``) is used instead.
+"""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +14,7 @@ from ..errors import ModelFileError
 from .base import DETECTORS, NO_FACES, FaceDetector, ModelFile, turn
 
 MODEL_GLOB = "face_detection_yunet_*.onnx"
+PACKAGED = Path(__file__).parents[1] / "models" / "detectors" / "yunet"
 FILES = (
     ModelFile("face_detection_yunet_2026may.onnx",
               "https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
@@ -30,6 +35,11 @@ def find_model(model_dir: Path) -> Path | None:
     return candidates[-1] if candidates else None
 
 
+def model_for(model_dir: Path) -> Path | None:
+    """The YuNet file to load: the detector folder's, else the packaged one."""
+    return find_model(model_dir) or find_model(PACKAGED)
+
+
 @DETECTORS.register("yunet")
 class YunetDetector(FaceDetector):
     name = "yunet"
@@ -40,24 +50,26 @@ class YunetDetector(FaceDetector):
     # Every 3rd frame with the motion gate and regions counted what every frame counts (make walkthrough).
     preset = {"detect_every": 3, "motion_gate": True, "motion_regions": True}
     files = FILES
+    packaged = PACKAGED
     auto_rank = 0
 
     @classmethod
     def available(cls, model_dir: Path) -> bool:
-        return find_model(model_dir) is not None
+        return model_for(model_dir) is not None
 
     @classmethod
     def from_dir(cls, model_dir: Path, max_side: int, **score) -> "YunetDetector":
         return cls(YunetConfig(model_dir=model_dir), max_side=max_side, **score)
 
-    def __init__(self, config: YunetConfig = YunetConfig(), max_side: int = 640, min_score=0.6):
+    def __init__(self, config: YunetConfig = YunetConfig(), max_side: int = 640, min_score=0.6,
+                 model: Path | None = None):
         super().__init__(max_side, min_score)
         self.config = config
-        model = find_model(Path(config.model_dir))
+        model = model or model_for(Path(config.model_dir))
         if model is None:
             raise ModelFileError(
-                f"no YuNet model ({MODEL_GLOB}) in {config.model_dir} — run `edge-models fetch` "
-                "or use --detector haar"
+                f"no YuNet model ({MODEL_GLOB}) in {config.model_dir} nor in the package — reinstall the package, "
+                "run `edge-models fetch` or use --detector haar"
             )
         self._net = cv2.FaceDetectorYN.create(
             str(model), "", (320, 320), min_score, config.nms_threshold, 5000

@@ -1,0 +1,47 @@
+"""This project's own face detector: YuNet fine-tuned on doorway-like views of masked and bare faces.
+
+Trained by ``python -m train.detector`` (docs/detector.md), shipped inside the package as a bundle
+(``edge/models/detectors/maskwatch``: the ONNX, its manifest and licence), so a device detects with it offline. A
+``--detector-dir`` that holds a detector bundle (a newly trained one) is used instead of the packaged one.
+"""
+
+from pathlib import Path
+
+from . import bundle
+from .base import DETECTORS
+from .yunet import YunetConfig, YunetDetector
+
+
+def bundle_dir(model_dir: Path | None) -> Path:
+    """The bundle to load: ``model_dir`` when it holds one, else the packaged one."""
+    return Path(model_dir) if model_dir is not None and bundle.is_bundle(Path(model_dir)) else bundle.PACKAGED
+
+
+@DETECTORS.register("maskwatch")
+class MaskwatchDetector(YunetDetector):
+    name = "maskwatch"
+    summary = ("this project's YuNet, trained for doorways: finds masked faces as often as bare ones in photos, "
+               "but counts more false people on walk-up clips (packaged)")
+    # Every 3rd frame with the motion gate and regions counted what every frame counts (make walkthrough).
+    preset = {"detect_every": 3, "motion_gate": True, "motion_regions": True}
+    files = ()
+    packaged = bundle.PACKAGED
+    # Not chosen by ``auto``: on walk-up clips it counts 1.0 extra people per clip to stock YuNet's 0.13
+    # (hands, microphones, lace; docs/detector.md).
+    auto_rank = None
+
+    @classmethod
+    def available(cls, model_dir: Path) -> bool:
+        return bundle.is_bundle(bundle_dir(model_dir))
+
+    @classmethod
+    def from_dir(cls, model_dir: Path, max_side: int | None, **score) -> "MaskwatchDetector":
+        manifest, model = bundle.load(bundle_dir(model_dir))
+        bundle.selftest(manifest, model)
+        return cls(manifest, model, max_side or manifest.max_side, **score)
+
+    def __init__(self, manifest: bundle.DetectorManifest, model: Path, max_side: int, min_score: float | None = None):
+        super().__init__(YunetConfig(model.parent, bundle.NMS_IOU), max_side,
+                         manifest.min_score if min_score is None else min_score, model=model)
+        self.face_score = manifest.face_score
+        self.manifest = manifest

@@ -1,0 +1,165 @@
+"""This project's own face detector: the Keras YuNet, its training, its bundle and the refusals of a bad one."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.detectors import bundle, create_detector
+from edge.errors import ModelFileError, ModelMismatchError
+from edge.images import read_image
+
+REPO = Path(__file__).resolve().parents[1]
+HEADS = [f"{head}_{stride}" for head in ("cls", "obj", "bbox", "kps") for stride in (8, 16, 32)]
+
+
+@pytest.fixture(scope="module")
+def stock(face_models) -> Path:
+    return face_models / "face_detection_yunet_2026may.onnx"
+
+
+@pytest.fixture(scope="module")
+def frames(shared_dir):
+    """Two real photos as 640x480 and 480x320 camera frames."""
+    photos = sorted((shared_dir / "datasets" / "scenes-ilc" / "images").glob("*.jpg"))
+    return [cv2.resize(read_image(photos[5]).bgr, (640, 480)), cv2.resize(read_image(photos[40]).bgr, (480, 320))]
+
+
+def test_the_keras_yunet_equals_the_stock_onnx_and_writes_back_unchanged(stock, frames, tmp_path):
+    from train.yunet_keras import build, write_onnx
+
+    model, links = build(stock)
+    net = cv2.dnn.readNetFromONNX(str(stock))
+    for frame in frames:
+        net.setInput(cv2.dnn.blobFromImage(frame))
+        expected = dict(zip(HEADS, net.forward(HEADS), strict=False))
+        got = model(frame[None].astype(np.float32))
+        for head in HEADS:
+            assert got[head].shape == expected[head].shape
+            np.testing.assert_allclose(got[head].numpy(), expected[head], atol=1e-4, err_msg=head)
+    written = tmp_path / "back.onnx"
+    write_onnx(model, links, stock, written)
+    for frame in frames:
+        faces = [bundle.faces_on(path, frame, 0.5) for path in (stock, written)]
+        assert len(faces[0]) and np.array_equal(faces[0], faces[1])
+
+
+def test_simota_gives_a_face_the_rows_that_predict_it_and_nothing_else():
+    from train.detector import assign
+    from train.yunet_keras import decode, priors
+
+    grid = priors(64, 64)
+    face = np.array([[16.0, 16.0, 48.0, 48.0]])
+    # every row predicts the face itself, centred on its own point: the nearest rows cost least
+    centre = (face[0, :2] + face[0, 2:]) / 2
+    bbox = np.column_stack([centre[0] / grid[:, 2] - grid[:, 0], centre[1] / grid[:, 2] - grid[:, 1],
+                            np.log(32 / grid[:, 2]), np.log(32 / grid[:, 2])])
+    rows, owner, ious = assign(np.full(len(grid), 0.9), decode(bbox, grid), grid, face)
+    points = grid[rows, :2] * grid[rows, 2:]
+    assert len(rows) >= 1 and (owner == 0).all() and np.allclose(ious, 1, atol=1e-5)
+    assert ((points > 16) & (points < 48)).all()  # inside the face and near its centre
+    assert len(assign(np.full(len(grid), 0.9), decode(bbox, grid), grid, np.zeros((0, 4)))[0]) == 0
+
+
+def test_augmentation_keeps_the_boxes_on_the_faces(tmp_path):
+    from train.detector_data import Photo, augment
+
+    photo_image = np.zeros((600, 800, 3), np.uint8)
+    boxes = np.array([[100, 100, 180, 200], [500, 300, 560, 370]], np.float32)
+    for x0, y0, x1, y1 in boxes.astype(int):
+        photo_image[y0:y1, x0:x1] = 255
+    photo = Photo(tmp_path / "p.jpg", "test", boxes, ["with_mask", "without_mask"])
+    rng = np.random.default_rng(3)
+    checked = 0
+    for _ in range(40):
+        sample = augment(photo, photo_image, rng, 160)
+        assert sample.image.shape == (160, 160, 3) and sample.image.dtype == np.uint8
+        grey = sample.image.mean(axis=2)
+        for x0, y0, x1, y1 in sample.faces.round().astype(int):
+            inner = grey[y0 + 2:y1 - 2, x0 + 2:x1 - 2]
+            if inner.size:
+                # a face box covers the bright patch (exposure and noise move it, but it stays the brightest)
+                assert inner.mean() > grey.mean()
+                checked += 1
+    assert checked >= 10
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory, shared_dir, stock) -> Path:
+    """A fine-tune of a few steps on a dozen photos, exported as edge-run loads it."""
+    out = tmp_path_factory.mktemp("detector")
+    datasets = shared_dir / "datasets"
+    run = subprocess.run([sys.executable, "-m", "train.detector", "--data", str(datasets / "scenes-ilc"),
+                          str(datasets / "scenes-ap27"), "--stock", str(stock), "--out", str(out), "--epochs", "2",
+                          "--batch", "4", "--size", "160", "--limit", "10"],
+                         cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "epoch 2/2" in run.stdout and "masked" in run.stdout
+    history = json.loads((out / "history.json").read_text())
+    assert [e["epoch"] for e in history["epochs"]] == [1, 2]
+    return out
+
+
+def test_a_tiny_fine_tune_resumes_and_exports_a_bundle_edge_run_counts_with(tiny_bundle, stock, walk_video,
+                                                                            shared_dir, tmp_path):
+    datasets = shared_dir / "datasets"
+    resumed = subprocess.run([sys.executable, "-m", "train.detector", "--data", str(datasets / "scenes-ilc"),
+                              "--stock", str(stock), "--out", str(tiny_bundle), "--epochs", "2", "--batch", "4",
+                              "--size", "160", "--limit", "10", "--resume"],
+                             cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed after epoch 2" in resumed.stdout and "epoch 1/2" not in resumed.stdout
+    manifest, model = bundle.load(tiny_bundle / "bundle")
+    assert manifest.max_side in (640, 480, 320) and 0 < manifest.min_score <= manifest.face_score
+    assert "MIT" in (tiny_bundle / "bundle" / "LICENSE").read_text()
+    clip = walk_video(tmp_path / "door.avi", 40, step=10)
+    run = subprocess.run([sys.executable, "-m", "edge.cli.run", "--camera", str(clip), "--detector", "maskwatch",
+                          "--detector-dir", str(tiny_bundle / "bundle"), "--db", str(tmp_path / "c.db"),
+                          "--gpio", "none"], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "detector maskwatch" in run.stderr and run.stdout.startswith("masked=0 unmasked=1 ")
+
+
+def _copy(source: Path, into: Path) -> Path:
+    into.mkdir()
+    for f in source.iterdir():
+        (into / f.name).write_bytes(f.read_bytes())
+    return into
+
+
+def test_a_damaged_or_foreign_detector_bundle_is_refused_in_one_line(tiny_bundle, tmp_path):
+    good = tiny_bundle / "bundle"
+    changed = _copy(good, tmp_path / "changed")
+    data = bytearray((changed / "detector.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (changed / "detector.onnx").write_bytes(bytes(data))
+    with pytest.raises(ModelMismatchError, match="does not match its manifest"):
+        create_detector("maskwatch", changed)
+
+    unknown = _copy(good, tmp_path / "unknown")
+    manifest = json.loads((unknown / "manifest.json").read_text())
+    (unknown / "manifest.json").write_text(json.dumps({**manifest, "anchors": 3}))
+    with pytest.raises(ModelMismatchError, match="unknown key 'anchors'"):
+        create_detector("maskwatch", unknown)
+
+    moved = _copy(good, tmp_path / "moved")
+    manifest["selftest"] = [[row[0] + 25, *row[1:]] for row in manifest["selftest"]]
+    (moved / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelMismatchError, match="self-test photo"):
+        create_detector("maskwatch", moved)
+
+    missing = _copy(good, tmp_path / "missing")
+    (missing / "detector.onnx").unlink()
+    with pytest.raises(ModelFileError, match="is missing"):
+        create_detector("maskwatch", missing)
+
+    run = subprocess.run([sys.executable, "-m", "edge.cli.run", "--camera", "nothing.avi", "--detector", "maskwatch",
+                          "--detector-dir", str(changed), "--gpio", "none", "--check"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 1
+    lines = [line for line in run.stderr.splitlines() if "error" in line]
+    assert len(lines) == 1 and "does not match its manifest" in lines[0], run.stderr
