@@ -114,10 +114,14 @@ rollback: ## on the device, as root: back to the previous model bundle
 
 # Over ssh and rsync; SSH and SUDO are settings so the path can be exercised without a Pi.
 SSH ?= ssh
-SUDO ?= sudo
+SUDO ?= sudo -n
 REMOTE_DIR ?= edge-run-src
 deploy: ## package EXPORT here and install it on HOST=user@host over ssh (REMOTE_ARGS=… to install.sh)
-	@test -n "$(HOST)" || { echo "usage: make deploy HOST=pi@doorway.local [EXPORT=exports/m128]" >&2; exit 2; }
+	@test -n "$(HOST)" || { echo "usage: make deploy HOST=pi@doorway.local [EXPORT=exports/m128]" \
+		"(the ssh user needs passwordless sudo on HOST: docs/deploy.md)" >&2; exit 2; }
+	@# sudo over ssh cannot ask for a password: say so before anything is copied, not hang or fail half-way
+	@$(SSH) $(HOST) "$(SUDO) true" || { echo "make deploy: $(HOST) wants a sudo password — give the ssh user" \
+		"passwordless sudo there (docs/deploy.md), or run sudo make install on the device" >&2; exit 1; }
 	$(if $(wildcard $(EXPORT)/manifest.json),$(MAKE) package EXPORT=$(EXPORT))
 	rsync -az -e "$(SSH)" --files-from=<(git ls-files --cached --others --exclude-standard) ./ $(HOST):$(REMOTE_DIR)/
 	$(if $(BUNDLE),rsync -az -e "$(SSH)" $(BUNDLE) $(HOST):$(REMOTE_DIR)/)

@@ -4,13 +4,16 @@ Rows hold the time, label, confidence and track length, never an image. Every co
 committed on its own, so a power cut or kill -9 loses at most the count being written.
 
 The database is proven at start: a missing folder, a folder, a file that is not SQLite, another
-program's SQLite file, a read-only or locked one are refused with one line before anything is
-counted. When it cannot be written later (full disk, a lock held by another program) counts wait
-in memory and are written on the next successful attempt; detection and alerts go on meanwhile,
-and ``lost`` says how many never made it, so the run can end in an error rather than exit 0.
+program's SQLite file, a read-only or locked one, and one another edge-run is counting into are refused
+with one line before anything is counted. When it cannot be written later (full disk, a lock held by
+another program) counts wait in memory and are written on the next successful attempt; detection and
+alerts go on meanwhile, and ``lost`` says how many never made it, so the run can end in an error rather
+than exit 0.
 """
 
+import fcntl
 import logging
+import os
 import sqlite3
 import time
 from datetime import UTC, datetime
@@ -106,6 +109,24 @@ def _adopt(db: sqlite3.Connection, path: Path) -> dict[str, int]:
     return totals
 
 
+def _claim(path: Path) -> int | None:
+    """An exclusive lock on ``path`` held for this store's life (released by the kernel however the process
+    ends): a second edge-run on the same database would count into it too, each reporting wrong totals and
+    sending the same rows under two devices. flock, not SQLite's own locks: readers (edge-report, the MQTT
+    outbox) stay free. None when the file cannot be opened: SQLite then says why in its own words."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise CountsError(f"{path} is in use by another edge-run — stop it, or give --db another file "
+                          "(two runs counting into one database report each other's people)") from None
+    return fd
+
+
 class CountStore:
     def __init__(self, path: Path | str, retry_every: float = 5.0, clock=time.monotonic, outbox: bool = False):
         """``outbox``: also queue each count for the message broker (edge.mqtt reads the queue)."""
@@ -116,27 +137,38 @@ class CountStore:
         self.lost = 0  # counts that could not be written before close()
         self.write_failures = 0  # failed attempts to write (a full disk, a lock), for the metrics
         self._session: dict[str, int] = {}  # counted since this store was opened
+        self._lock: int | None = None  # the file descriptor holding the one-writer lock
         self._db, self._totals = self._open()
 
     def _open(self) -> tuple[sqlite3.Connection, dict[str, int]]:
         """The database, proven writable, and its counts per label; CountsError (one line) when it cannot
         hold the counts."""
-        if self.path != MEMORY and (reason := _refuse(self.path)) is not None:
-            raise CountsError(reason)
+        if self.path != MEMORY:
+            if (reason := _refuse(self.path)) is not None:
+                raise CountsError(reason)
+            self._lock = _claim(self.path)
         try:
             # A short wait on a lock: the frame loop must not hang on a program holding the file.
             db = sqlite3.connect(self.path, timeout=1.0, isolation_level=None)
         except sqlite3.Error as exc:
+            self._release()
             raise CountsError(_explain(self.path, exc)) from None
         try:
             totals = _adopt(db, self.path)
         except sqlite3.Error as exc:
             db.close()
+            self._release()
             raise CountsError(_explain(self.path, exc)) from None
         except CountsError:
             db.close()
+            self._release()
             raise
         return db, totals
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def add(self, label: str, confidence: float, track_frames: int, ts: float | None = None) -> None:
         self.pending.append((time.time() if ts is None else ts, label, float(confidence), int(track_frames)))
@@ -195,6 +227,7 @@ class CountStore:
             log.error("%d count(s) could not be written to %s and are lost", self.lost, self.path)
         self._db.close()
         self._db = None
+        self._release()
         return self.lost
 
 
@@ -209,13 +242,38 @@ def read_counts(db: Path, since: float | None) -> list[tuple[float, str]]:
     if not db.is_file():
         raise ConfigError(f"no counts database at {db} — pass edge-run's --db path "
                           "(the service keeps it in /var/lib/edge-run/counts.db)")
+    wal = db.with_name(db.name + "-wal")
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
-            return connection.execute("SELECT ts, label FROM counts WHERE ts >= ? ORDER BY ts",
-                                       (since or 0.0,)).fetchall()
+        try:
+            return _select(db, "mode=ro", since)
+        except sqlite3.OperationalError as exc:
+            # A database in a folder this reader may not write (a read-only copy, another user's) cannot get
+            # the shared-memory file WAL mode wants; with no write-ahead log to read, it is read as it lies.
+            if "no such table" in str(exc) or (wal.is_file() and wal.stat().st_size > 0):
+                raise
+            return _select(db, "mode=ro&immutable=1", since)
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            raise ConfigError(_no_counts(db)) from None
+        raise ConfigError(f"cannot read {db} ({exc}): its write-ahead log {wal.name} needs a {db.name}-shm file "
+                          "it cannot create here — copy the database and its -wal file to a folder you may "
+                          "write, and pass that copy") from None
     except sqlite3.DatabaseError:
-        raise ConfigError(f"{db} is not an edge-run counts database (not SQLite, or no counts table in it) — "
-                          "pass edge-run's --db path") from None
+        raise ConfigError(_no_counts(db)) from None
+
+
+def _select(db: Path, mode: str, since: float | None) -> list[tuple[float, str]]:
+    with sqlite3.connect(f"file:{db}?{mode}", uri=True) as connection:
+        return connection.execute("SELECT ts, label FROM counts WHERE ts >= ? ORDER BY ts", (since or 0.0,)).fetchall()
+
+
+def _no_counts(db: Path) -> str:
+    with open(db, "rb") as f:
+        sqlite = f.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    if sqlite:
+        return (f"{db} is an SQLite file with no counts table — pass edge-run's --db path; a copy taken while "
+                f"edge-run was writing needs its {db.name}-wal file beside it")
+    return f"{db} is not an edge-run counts database (not SQLite) — pass edge-run's --db path"
 
 
 def group(rows, period: str, utc: bool) -> tuple[list[str], dict[str, dict[str, int]]]:

@@ -7,7 +7,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -145,20 +144,41 @@ def test_detection_goes_on_while_the_db_fails_and_the_run_ends_in_an_error(tmp_p
                                             f"{tmp_path / 'counts.db'} and are lost — see the errors above")
 
 
-def as_nobody(command: list[str]) -> list[str]:
-    """``command`` run by a user who may not write root's files (root itself may write anything)."""
-    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command] if os.geteuid() == 0 else command
+def test_a_second_edge_run_on_one_database_is_refused_in_one_line(tmp_path, face_models, walk_video):
+    video = walk_video(tmp_path / "walk.avi", frames=40)
+    db = tmp_path / "counts.db"
+    first = CountStore(db)  # an edge-run counting into it, as far as the file is concerned
+    first.add("with_mask", 0.9, 5)
+    command = [sys.executable, "-m", "edge.cli.run", "--camera", str(video), "--detector-dir", str(face_models),
+               "--db", str(db), "--gpio", "none"]
+    for check in ([], ["--check"]):
+        result = subprocess.run(command + check, capture_output=True, text=True, timeout=120)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and lines[-1] == (
+            f"edge-run: error: {db} is in use by another edge-run — stop it, or give --db another file (two runs "
+            "counting into one database report each other's people)"), result.stderr
+    first.add("without_mask", 0.8, 5)  # the first one goes on counting, nothing lost
+    assert first.close() == 0
+    rows = sqlite3.connect(db).execute("SELECT label FROM counts ORDER BY id").fetchall()
+    assert rows == [("with_mask",), ("without_mask",)]
+    # once the first one has stopped, the database is free again
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "holds masked=" in result.stdout
+
+
+def obeying_file_modes(command: list[str]) -> list[str]:
+    """``command`` run so that a read-only file is read-only to it: root, which may write anything, without
+    the capabilities that let it. Root stays the checkout's owner, so the venv and the code are reachable
+    wherever the checkout lies (another user could not enter a private one)."""
+    if os.geteuid() != 0:
+        return command
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *command]
 
 
 @pytest.mark.parametrize("kind", ["missing folder", "folder", "not sqlite", "foreign sqlite", "read-only", "damaged"])
-def test_a_db_that_cannot_hold_the_counts_is_refused_at_start_and_by_check(kind, request, face_models, walk_video):
-    import shutil
-    import tempfile
-
-    # a folder anyone may reach (pytest's are private), so the read-only case can run as another user
-    folder = Path(tempfile.mkdtemp(prefix="edge-db-"))
-    folder.chmod(0o755)
-    request.addfinalizer(lambda: shutil.rmtree(folder))
+def test_a_db_that_cannot_hold_the_counts_is_refused_at_start_and_by_check(kind, tmp_path, face_models, walk_video):
+    folder = tmp_path
     video = walk_video(folder / "walk.avi", frames=10)
     db = folder / "counts.db"
     expected = {"missing folder": "for the counts database does not exist", "folder": "is a folder",
@@ -174,7 +194,7 @@ def test_a_db_that_cannot_hold_the_counts_is_refused_at_start_and_by_check(kind,
         sqlite3.connect(db).execute("CREATE TABLE users (name TEXT)").connection.commit()
     elif kind == "read-only":
         CountStore(db).close()
-        db.chmod(0o644)
+        db.chmod(0o444)
     else:  # a year of counts, with pages in the middle of the file zeroed
         store = CountStore(db)
         for _ in range(2000):
@@ -186,7 +206,7 @@ def test_a_db_that_cannot_hold_the_counts_is_refused_at_start_and_by_check(kind,
     for check in ([], ["--check"]):
         command = [sys.executable, "-m", "edge.cli.run", "--camera", str(video), "--model", "default",
                    "--detector-dir", str(face_models), "--db", str(db), *check]
-        result = subprocess.run(as_nobody(command) if kind == "read-only" else command, capture_output=True,
+        result = subprocess.run(obeying_file_modes(command) if kind == "read-only" else command, capture_output=True,
                                 text=True, timeout=120)
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 1 and lines[-1].startswith("edge-run: error: ") and expected in lines[-1], (

@@ -2,11 +2,15 @@
 
 import csv
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 
 import cv2
 import pytest
+from conftest import REPO
 
 from edge.cli.eval import main as edge_eval
 from edge.cli.models import main as edge_models
@@ -102,7 +106,31 @@ def test_edge_report_on_a_missing_or_foreign_file_is_one_line(tmp_path, capsys):
     assert "no counts database at" in capsys.readouterr().err
     sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE t (x)").connection.commit()
     assert edge_report(["--db", str(tmp_path / "other.db")]) == 1
-    assert "not an edge-run counts database" in capsys.readouterr().err
+    assert "other.db is an SQLite file with no counts table" in capsys.readouterr().err
+    (tmp_path / "notes.db").write_text("day,count\n")
+    assert edge_report(["--db", str(tmp_path / "notes.db")]) == 1
+    assert "notes.db is not an edge-run counts database (not SQLite)" in capsys.readouterr().err
+
+
+def test_edge_report_reads_a_read_only_copy_of_a_wal_database(tmp_path):
+    store = CountStore(tmp_path / "counts.db")  # WAL mode, as edge-run writes it
+    for label in ("with_mask", "with_mask", "without_mask"):
+        store.add(label, 0.9, 5)
+    store.close()
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "counts.db").write_bytes((tmp_path / "counts.db").read_bytes())
+    (copy / "counts.db").chmod(0o444)
+    copy.chmod(0o555)  # a folder the reader may not write: no -shm file can be made there
+    try:
+        # root, which may write anything, without the capabilities that let it: the folder is read-only to it
+        drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"] if os.geteuid() == 0 else []
+        result = subprocess.run([*drop, sys.executable, "-m", "edge.cli.report", "--db", str(copy / "counts.db")],
+                                cwd=REPO, capture_output=True, text=True)
+    finally:
+        copy.chmod(0o755)
+    assert result.returncode == 0, result.stderr
+    assert "66.7" in result.stdout and not list(copy.glob("counts.db-*"))
 
 
 def test_edge_models_copies_checks_and_refuses_a_corrupt_file(tmp_path, face_models, capsys):

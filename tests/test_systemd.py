@@ -44,6 +44,15 @@ def device(tmp_path_factory, bundle, face_models) -> Path:
     return root
 
 
+def test_deploy_without_passwordless_sudo_says_so_before_copying_anything(tmp_path):
+    # "false" stands in for a sudo -n that wants a password
+    result = run("make", "-s", "deploy", "HOST=doorway", f"SSH={FAKE_SSH}", "SUDO=false", "EXPORT=no-such-export",
+                 f"REMOTE_DIR={tmp_path / 'src'}", cwd=REPO)
+    assert result.returncode != 0
+    assert "doorway wants a sudo password — give the ssh user passwordless sudo there" in result.stderr
+    assert not (tmp_path / "src").exists()
+
+
 def test_deploy_installs_user_venv_config_model_and_unit(device, bundle):
     passwd = (device / "etc/passwd").read_text()
     assert re.search(r"^edge-run:x:\d+:\d+:.*:/var/lib/edge-run:/usr/sbin/nologin$", passwd, re.M)
