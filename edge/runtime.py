@@ -150,9 +150,31 @@ def check(config: configs.RunConfig, snapshot: Path | None = None) -> list[str]:
     height, width = frame.image.shape[:2]
     said = [f"check ok: {c.source} gives {width}x{height} frames; model {classifier.shown_name} "
             f"({classifier.artifact.backend}, self-test {'passed' if classifier.manifest.selftest else 'missing'}); "
-            f"detector {detector.name}; counts {db} writable; alerts {describe_alerts(config.alerts)}"]
+            f"detector {detector.name}; counts {db} writable; alerts {describe_alerts(config.alerts)}"
+            + "".join(f"; {part}" for part in _check_services(config, models))]
     if snapshot is not None:
         said.append(f"snapshot {snapshot}: {write_snapshot(snapshot, frame.image, config, models)}")
+    return said
+
+
+def _check_services(config: configs.RunConfig, models: Models) -> list[str]:
+    """The live view's and the metrics' ports bound and let go, the broker connected to and left: each one
+    configured, what a run would do with it, or its one-line error."""
+    from .mqtt import probe
+    from .prometheus import open_metrics
+
+    said = []
+    policy = policies.resolve(models.classifier.manifest, config.policy.overrides())
+    view = _open_view(config, models, policy, policies.countable(models.classifier.manifest.labels))
+    if view is not None:
+        said.append(f"live view {view.url} can be served")
+        view.close()
+    metrics = open_metrics(config.metrics, None, None, None)
+    if metrics is not None:
+        said.append(f"metrics port {metrics.port} can be served")
+        metrics.close()
+    if config.mqtt.host is not None:
+        said.append(probe(config.mqtt))
     return said
 
 

@@ -3,6 +3,7 @@ started on a free localhost port, real SQLite and prometheus_client's own parser
 
 import getpass
 import json
+import logging
 import os
 import re
 import shutil
@@ -436,3 +437,69 @@ def test_a_database_error_in_the_publisher_is_logged_once_and_retried(tmp_path, 
     # once while running, however often it looked; once at the stop, which goes on to say offline
     assert [t.endswith("will retry") for t in troubles] == [True, False], troubles
     assert retained(broker.port, "maskwatch/door1/availability")["maskwatch/door1/availability"] == b"offline"
+
+
+def test_a_broker_that_is_not_there_is_said_at_once_and_again_until_it_comes(tmp_path, broker, caplog):
+    from edge.config import MqttConfig
+    from edge.counts import CountStore
+    from edge.mqtt.publisher import MqttPublisher
+    from edge.policy import Policy
+
+    broker.stop()  # a broker that boots after the Pi, on the port edge-run was given
+    db = tmp_path / "c.db"
+    store = CountStore(db, outbox=True)
+    store.add("with_mask", 0.9, 5)
+    caplog.set_level(logging.INFO)
+    publisher = MqttPublisher(MqttConfig(host="127.0.0.1", port=broker.port), "door1", None, db, Policy({}),
+                              ["with_mask"], "m@0", "0", away_said_every=1.0)
+    try:
+        deadline = time.monotonic() + 20
+        while not any("still cannot be reached" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, caplog.text
+            time.sleep(0.1)
+        away = [r.getMessage() for r in caplog.records if "cannot be reached" in r.getMessage()]
+        assert away[0] == (f"MQTT broker 127.0.0.1:{broker.port} cannot be reached — check [mqtt] host and port, "
+                           "and that the broker runs; counts wait in the database and are sent once it answers")
+        assert "1 count(s) wait in the database" in away[1]
+        broker.start()
+        deadline = time.monotonic() + 30
+        while waiting(db):  # the count waiting is sent once the broker answers
+            assert time.monotonic() < deadline, caplog.text
+            time.sleep(0.1)
+    finally:
+        publisher.close()
+        store.close()
+    assert any(f"MQTT broker 127.0.0.1:{broker.port} answers again after" in r.getMessage() for r in caplog.records)
+
+
+def test_check_connects_to_the_broker_and_fails_in_one_line_when_it_cannot(tmp_path, broker, face_models):
+    command = [sys.executable, "-m", "edge.cli.run", "--camera", str(REPO / "edge" / "assets" / "face.jpg"),
+               "--detector-dir", str(face_models), "--db", str(tmp_path / "c.db"), "--gpio", "none", "--check",
+               "--mqtt-host", "127.0.0.1", "--mqtt-port", str(broker.port)]
+    present = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert present.returncode == 0, present.stderr
+    assert f"MQTT broker 127.0.0.1:{broker.port} answers" in present.stdout
+    broker.stop()
+    absent = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
+    lines = absent.stderr.strip().splitlines()
+    assert absent.returncode == 1 and "check ok" not in absent.stdout
+    assert lines[-1] == (f"edge-run: error: the MQTT broker 127.0.0.1:{broker.port} cannot be reached (connection "
+                         "refused) — check [mqtt] host and port, and that the broker runs")
+
+
+def test_check_binds_the_view_and_metrics_ports_and_fails_when_one_is_taken(tmp_path, face_models):
+    command = [sys.executable, "-m", "edge.cli.run", "--camera", str(REPO / "edge" / "assets" / "face.jpg"),
+               "--detector-dir", str(face_models), "--db", str(tmp_path / "c.db"), "--gpio", "none", "--check"]
+    view, metrics = free_port(), free_port()
+    free = subprocess.run(command + ["--view", str(view), "--metrics", str(metrics)], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert free.returncode == 0, free.stderr
+    assert f"live view http://127.0.0.1:{view}/ can be served; metrics port {metrics} can be served" in free.stdout
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", metrics))
+        taken.listen()
+        busy = subprocess.run(command + ["--metrics", str(metrics)], cwd=REPO, capture_output=True, text=True,
+                              timeout=60)
+    assert busy.returncode == 1 and "check ok" not in busy.stdout
+    assert busy.stderr.strip().splitlines()[-1].startswith(
+        f"edge-run: error: cannot serve the metrics on 127.0.0.1:{metrics} (address already in use)")

@@ -32,6 +32,7 @@ SEND_EVERY = 0.2  # s between looks at the outbox
 # service's TimeoutStopSec (10 s) together
 DRAIN = 2.0
 RECONNECT = (1, 60)  # s: the first and the longest wait between connection attempts
+AWAY_SAID_EVERY = 300.0  # s: while the broker cannot be reached, the warning is repeated this often
 
 
 def make_client(config, password: str | None, client_id: str) -> mqtt.Client:
@@ -51,7 +52,7 @@ def make_client(config, password: str | None, client_id: str) -> mqtt.Client:
 
 class MqttPublisher:
     def __init__(self, config, device: str, password: str | None, db, policy, labels: list[str], model: str,
-                 version: str):
+                 version: str, away_said_every: float = AWAY_SAID_EVERY):
         self.config, self.device, self.policy, self.labels, self.model = config, device, policy, labels, model
         self.topics = messages.topics(config.topic, device)
         self.discovery = messages.discovery(config.topic, device, labels, version)
@@ -67,10 +68,13 @@ class MqttPublisher:
         self._closing = threading.Event()
         self._refusal: str | None = None
         self._trouble: str | None = None  # the publisher's last error, logged once
+        self._away: tuple[float, float] | None = None  # while the broker cannot be reached: since, last said
+        self._away_said_every = away_said_every
         client = make_client(config, password, f"edge-run-{device}")
         client.will_set(self.topics["availability"], messages.OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(*RECONNECT)
         client.on_connect, client.on_disconnect, client.on_publish = self._connect, self._disconnect, self._published
+        client.on_connect_fail = self._unreachable
         self.client = client
         client.connect_async(config.host, config.port, keepalive=30)
         client.loop_start()
@@ -87,12 +91,28 @@ class MqttPublisher:
                 self._refusal = text
             return
         self._refusal = None
+        if self._away is not None:
+            log.info("MQTT broker %s answers again after %.0f s", self.where, time.monotonic() - self._away[0])
+            self._away = None
         log.info("MQTT connected to %s as %s", self.where, self.device)
         client.publish(self.topics["availability"], messages.ONLINE, qos=1, retain=True)
         for topic, payload in self.discovery.items():
             client.publish(topic, json.dumps(payload), qos=1, retain=True)
         self._state = None  # a broker that restarted without its retained messages gets the state again
         self._connected.set()
+
+    def _unreachable(self, client, userdata):
+        """A connection attempt failed before the broker answered (no such host, a refused port, no route):
+        said at once, then every ``away_said_every`` seconds while it lasts, never on every retry."""
+        now = time.monotonic()
+        if self._away is None:
+            self._away = (now, now)
+            log.warning("MQTT broker %s cannot be reached — check [mqtt] host and port, and that the broker runs; "
+                        "counts wait in the database and are sent once it answers", self.where)
+        elif now - self._away[1] >= self._away_said_every:
+            self._away = (self._away[0], now)
+            log.warning("MQTT broker %s still cannot be reached after %.0f s; %d count(s) wait in the database",
+                        self.where, now - self._away[0], self.waiting)
 
     def _disconnect(self, client, userdata, flags, reason, properties):
         if self._connected.is_set() and not self._closing.is_set():
