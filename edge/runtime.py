@@ -8,6 +8,7 @@ build what they measure here too, so they run what the device runs.
 
 import dataclasses
 import logging
+import time
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,6 @@ def open_runtime(config: configs.RunConfig, pin_factory=None, notifier=None) -> 
     live view, MQTT, camera, metrics, pins; what was opened is closed again when a later part fails.
     The observers (view, MQTT, metrics) are the ones configured, in that order."""
     from .alerts import create_alerts
-    from .cameras import open_camera
     from .counts import CountStore
     from .mqtt import open_publisher
     from .notify import Notifier
@@ -73,6 +73,7 @@ def open_runtime(config: configs.RunConfig, pin_factory=None, notifier=None) -> 
     from .runner import Outputs, Runner
 
     c, o = config.camera, config.output
+    notifier = notifier or Notifier()
     outputs = Outputs(Path(o.detections) if o.detections else None, Path(o.snapshots) if o.snapshots else None)
     outputs.check()
     models = load_models(config)
@@ -88,7 +89,7 @@ def open_runtime(config: configs.RunConfig, pin_factory=None, notifier=None) -> 
         observers = [x for x in (view, publisher) if x is not None]
         for observer in observers:
             opened.callback(observer.close)
-        camera = opened.enter_context(open_camera(c.source, c.width, c.height, c.fps))
+        camera = opened.enter_context(_open_camera(c, notifier))
         metrics = open_metrics(config.metrics, store, camera, publisher)
         if metrics is not None:
             observers.append(metrics)
@@ -96,10 +97,37 @@ def open_runtime(config: configs.RunConfig, pin_factory=None, notifier=None) -> 
         alerts = create_alerts(config.alerts, pin_factory)
         opened.pop_all()
     pipeline = pipeline_for(config, models)
-    runner = Runner(camera, pipeline, store, alerts, notifier or Notifier(), outputs, policy=policy,
+    runner = Runner(camera, pipeline, store, alerts, notifier, outputs, policy=policy,
                     source_name=c.source, stall_timeout=c.stall_timeout, summary_every=o.summary_every,
                     observers=observers)
     return Runtime(config, models, policy, pipeline, camera, store, alerts, observers, runner)
+
+
+CAMERA_WAIT = (1.0, 60.0)  # s: the first and the longest pause between tries while a camera is not there yet
+
+
+def _open_camera(c: configs.CameraConfig, notifier):
+    """The camera. Under the service manager (``notifier`` enabled) a camera that is not there yet (an RTSP
+    camera that boots after the device, a USB camera plugged in late) is waited for, as a camera lost
+    mid-run is: tried again with growing pauses, said in the log, the service reported started and its
+    watchdog fed, so systemd neither times the start out nor gives up after a burst of restarts. On a
+    terminal its one-line error stands."""
+    from .cameras import open_camera
+
+    pause, status = CAMERA_WAIT[0], f"waiting for camera {c.source}"
+    while True:
+        try:
+            return open_camera(c.source, c.width, c.height, c.fps)
+        except CameraError as exc:
+            if not notifier.enabled:
+                raise
+            log.warning("%s (%s); trying again in %.0f s", status, exc, pause)
+            notifier.ready(status)
+            until = time.monotonic() + pause
+            while (left := until - time.monotonic()) > 0:
+                notifier.alive(lambda: status)
+                time.sleep(min(left, notifier.watchdog_interval))
+            pause = min(pause * 2, CAMERA_WAIT[1])
 
 
 def _open_view(config: configs.RunConfig, models: Models, policy, labels: list[str]):

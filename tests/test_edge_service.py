@@ -65,6 +65,39 @@ def test_notify_ready_watchdog_status_then_silence_on_stall_and_stopping_on_sigt
     assert "camera " in process.stderr.read()  # the reconnect attempts were logged
 
 
+def test_under_the_service_a_camera_that_comes_late_is_waited_for_with_the_watchdog_fed(
+        tmp_path, bundle, face_models, walk_video, notify_socket):
+    sock, path = notify_socket
+    late = tmp_path / "late.avi"  # the camera's stream, not there yet when edge-run starts
+    process = start(tmp_path, bundle, face_models, late, "--gpio", "none",
+                    env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "800000"})
+    waiting = drain(sock, 4)
+    assert process.poll() is None, "it waits rather than exit"
+    said = [m for _, m in waiting]
+    assert said[0] == f"READY=1\nSTATUS=waiting for camera {late}"  # started: no start timeout fires
+    assert len([m for m in said if m == f"WATCHDOG=1\nSTATUS=waiting for camera {late}"]) >= 4
+    walk_video(tmp_path / "making.avi", frames=40)
+    (tmp_path / "making.avi").rename(late)  # the camera appears
+    deadline = time.monotonic() + 90
+    while process.poll() is None:  # read what it tells systemd, as systemd does: a full socket would block it
+        assert time.monotonic() < deadline
+        drain(sock, 0.5)
+    out, err = process.communicate()
+    assert process.returncode == 0, err
+    assert "unmasked=1" in out or "masked=1" in out  # the person walking up was counted
+    tries = [line for line in err.splitlines() if f"waiting for camera {late}" in line]
+    assert len(tries) >= 2 and "trying again in 1 s" in tries[0] and "trying again in 2 s" in tries[1]
+
+
+def test_on_a_terminal_a_camera_that_is_not_there_is_one_line_at_once(tmp_path, bundle, face_models):
+    process = start(tmp_path, bundle, face_models, tmp_path / "late.avi", "--gpio", "none",
+                    env={"NOTIFY_SOCKET": ""})
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert err.strip().splitlines()[-1].startswith(f"edge-run: error: no camera or file at '{tmp_path / 'late.avi'}'")
+    assert "waiting for camera" not in err
+
+
 def test_camera_lost_reconnects_then_exits_non_zero(tmp_path, bundle, face_models, walk_video, http_server):
     walk_video(tmp_path / "walk.avi", frames=30)
     url = http_server(tmp_path) + "/walk.avi"
