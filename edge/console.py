@@ -5,6 +5,7 @@ a bug into its traceback."""
 import argparse
 import logging
 import math
+import os
 import sys
 import traceback
 import warnings
@@ -77,6 +78,8 @@ def run_main(prog: str, body, args, error_code: int = 1) -> int:
     ``error_code``; Ctrl-C one line and 130; anything else is a bug, shown with its traceback, exit 70."""
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format=f"{prog}: %(levelname)s %(message)s")
+    if not args.debug:
+        _quiet_opencv()
     shown = warnings.showwarning
     warnings.showwarning = _logged(shown)
     try:
@@ -100,6 +103,17 @@ def run_main(prog: str, body, args, error_code: int = 1) -> int:
         warnings.showwarning = shown
 
 
+def _quiet_opencv() -> None:
+    """OpenCV's and FFmpeg's own warnings (``[ WARN:0@0.2] global cap_v4l.cpp …``, ``[tcp @ 0x…] Connection
+    refused``) would come before our one line saying the same thing; ``--debug`` keeps them. Their levels are
+    read when a capture backend starts, so setting them here, before any camera opens, is in time."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    if "cv2" in sys.modules:
+        cv2 = sys.modules["cv2"]
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
 def _logged(shown):
     """``warnings.showwarning`` that logs our typed warnings (a fallback taken) as one line, like the rest of
     the program's output, and hands other libraries' warnings to ``shown`` as before."""
@@ -108,6 +122,10 @@ def _logged(shown):
     def show(message, category, *where, **kwargs):
         if issubclass(category, MaskwatchWarning):
             logging.getLogger("maskwatch").warning("%s", message)
+        elif category.__name__ == "PinFactoryFallback":
+            # gpiozero tries each pin library in turn and warns of every one missing (four on a PC): the pins
+            # either work with the one it settles on or fail with our one line, so only --debug shows them
+            logging.getLogger("maskwatch").debug("gpiozero: %s", message)
         else:
             shown(message, category, *where, **kwargs)
 

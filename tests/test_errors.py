@@ -102,3 +102,21 @@ def test_falling_back_from_the_packaged_detector_says_so_in_one_log_line(tmp_pat
     assert len(fallback) == 1 and fallback[0].startswith("edge-run: WARNING ")
     assert "Haar" in fallback[0] and "reinstall the package" in fallback[0]
     assert "DetectorFallback" not in result.stderr and "warnings.warn" not in result.stderr
+
+
+def test_other_libraries_say_nothing_before_our_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens there once the socket is closed
+    cases = {f"rtsp://127.0.0.1:{closed}/door": "no camera at rtsp://", "/dev/video77": "no camera at /dev/video77",
+             "gpio": "GPIO pin 17 cannot be used as an output"}
+    for camera, said in cases.items():
+        extra = ["--camera", str(REPO / "edge" / "assets" / "face.jpg"), "--red-led", "17"] if camera == "gpio" \
+            else ["--camera", camera, "--gpio", "none"]
+        result = subprocess.run([sys.executable, "-m", "edge.cli.run", *extra, "--db", str(tmp_path / "c.db")],
+                                cwd=REPO, capture_output=True, text=True, timeout=60)
+        # LiteRT's own note that it made its CPU delegate comes when the model loads, before any camera
+        lines = [line for line in result.stderr.splitlines() if "XNNPACK delegate" not in line]
+        assert result.returncode == 1 and len(lines) == 1 and said in lines[0], result.stderr

@@ -8,6 +8,7 @@ decides when too long without frames means giving up.
 import logging
 import re
 import threading
+from pathlib import Path
 
 import cv2
 
@@ -31,6 +32,15 @@ def open_stream(spec: str, width: int | None, height: int | None, fps: float | N
     return LiveCamera(spec, spec, width, height, fps) if re.match(r"(rtsp|rtsps|http|https)://", spec) else None
 
 
+def _devices_hint(asked: str) -> str:
+    """What to try instead of a video device that did not open: the ones this machine has."""
+    others = sorted((str(p) for p in Path("/dev").glob("video*") if str(p) != asked),
+                    key=lambda p: int(re.sub(r"\D", "", p) or 0))
+    if not others:
+        return " — is it plugged in? this machine has no /dev/video* device"
+    return f" — is it plugged in? this machine has {', '.join(others)} (--camera /dev/videoN)"
+
+
 class LiveCamera(Camera):
     def __init__(self, target, name: str, width: int | None = None, height: int | None = None,
                  fps: float | None = None, max_backoff_s: float = 8.0):
@@ -40,8 +50,7 @@ class LiveCamera(Camera):
         self._max_backoff = max_backoff_s
         self._capture = self._open()
         if self._capture is None:
-            hint = " — is it plugged in? try --camera usb:1" if isinstance(target, int) else ""
-            raise CameraError(f"no camera at {name}{hint}")
+            raise CameraError(f"no camera at {name}{_devices_hint(name) if isinstance(target, int) else ''}")
         self._frame, self._sequence, self._delivered = None, 0, 0
         self._condition = threading.Condition()
         self._stopping = threading.Event()

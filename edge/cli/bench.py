@@ -8,7 +8,7 @@ stage and FPS. The fast path's switches (``--detect-every``, ``--motion-gate``,
 
 Usage::
 
-    edge-bench                                              # haar, litert-int8, 1 thread, 1 face
+    edge-bench                                              # edge-run's detector and preset, litert-int8, 1 face
     edge-bench --detector haar yunet --backend litert-int8 onnx-int8 --faces 0 1 3 --json bench.json
     edge-bench --detector yunet --detect-every 1 3 --motion-gate --faces 0 1 3   # the fast path
     edge-bench --detector haar --motion-regions --source doorway.mp4     # search only what changed
@@ -36,7 +36,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--source", default=None, help="a video file or image folder (default: synthetic frames)")
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="model bundle folder or manifest")
     p.add_argument("--detector", nargs="+", default=["auto"], choices=detectors.choices(),
-                   help="auto (edge-run's default): YuNet when its file is present, else Haar eye pairs")
+                   help="auto (edge-run's default): YuNet (shipped in the package), else Haar eye pairs")
     p.add_argument("--detector-dir", default=None, help="detector files (default: edge-models' folder)")
     p.add_argument("--backend", nargs="+", default=["litert-int8"],
                    choices=backends())
