@@ -33,6 +33,11 @@ class Policy:
         total = sum(judged.values())
         return None if not total else sum(n for label, n in judged.items() if self.of(label) == OK) / total
 
+    def compliance_percent(self, counts: dict[str, int]) -> float | None:
+        """Compliance as every output gives it (MQTT, the live view's status, edge-report): percent, one decimal."""
+        share = self.compliance(counts)
+        return None if share is None else round(100.0 * share, 1)
+
 
 def default_for(labels: list[str], violation_label: str | None) -> dict[str, str]:
     """The severities export writes: the defaults for the labels the model has, its violation label a violation."""

@@ -240,6 +240,7 @@ def test_events_state_availability_and_discovery_after_a_run(tmp_path, face_mode
     state = json.loads(kept["maskwatch/door1/state"])
     assert state["today"] == {"with_mask": 0, "without_mask": 3, "mask_incorrect": 0, "not_judged": 0}
     assert state["compliance"] == 0.0 and state["last_event"] == events[-1]["time"]
+    assert state["date"] == datetime.now().date().isoformat()  # the day its counts are for
     check_discovery({t: p for t, p in kept.items() if t.startswith("homeassistant/")}, "maskwatch/door1")
 
 
@@ -407,6 +408,23 @@ def test_fleet_report_shows_every_doorway(tmp_path, face_models, walk_video, bro
     assert [line.split(",")[:8] for line in lines[1:]] == [
         ["back-door", "0", "1", "0", "0", "1", "0.0", "offline"],
         ["front-door", "0", "1", "0", "0", "1", "0.0", "offline"], ["total", "0", "2", "0", "0", "2", "0.0", ""]]
+    # a doorway that went offline on an earlier day: its retained state holds that day's counts
+    old = {"date": "2026-11-30", "today": {"with_mask": 7, "without_mask": 2, "mask_incorrect": 0, "not_judged": 0},
+           "compliance": 77.8, "last_event": "2026-11-30T17:59:00.000Z"}
+    import paho.mqtt.client as mqtt
+
+    sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sender.connect("127.0.0.1", broker.port)
+    sender.loop_start()
+    for topic, payload in (("maskwatch/side-door/state", json.dumps(old)), ("maskwatch/side-door/availability",
+                                                                             "offline")):
+        sender.publish(topic, payload, qos=1, retain=True).wait_for_publish(5)
+    sender.loop_stop()
+    sender.disconnect()
+    assert edge_report(["--mqtt", f"127.0.0.1:{broker.port}", "--csv", str(tmp_path / "doors.csv")]) == 0
+    rows = [line.split(",")[:8] for line in (tmp_path / "doors.csv").read_text().splitlines()[1:]]
+    assert ["side-door", "0", "0", "0", "0", "0", "n/a", "offline since 2026-11-30"] in rows
+    assert rows[-1] == ["total", "0", "2", "0", "0", "2", "0.0", ""]  # not counted as today's
     broker.stop()
     assert edge_report(["--mqtt", f"127.0.0.1:{broker.port}"]) == 1
     assert "cannot reach the MQTT broker" in capsys.readouterr().err

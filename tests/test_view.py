@@ -244,9 +244,10 @@ def test_today_counts_and_compliance_per_hour():
             (base + 3700, "mask_incorrect")]
     figures = today(rows, policy, ["with_mask", "without_mask", "mask_incorrect"])
     assert figures["counts"] == {"with_mask": 2, "without_mask": 1, "mask_incorrect": 1}
-    assert figures["compliance"] == 0.5 and figures["people"] == 4
-    assert [(h["hour"], h["people"], h["compliance"]) for h in figures["by_hour"]] == [("09:00", 2, 0.5),
-                                                                                        ("10:00", 2, 0.5)]
+    # percent, as MQTT's state and edge-report give it: one unit everywhere
+    assert figures["compliance"] == 50.0 and figures["people"] == 4
+    assert [(h["hour"], h["people"], h["compliance"]) for h in figures["by_hour"]] == [("09:00", 2, 50.0),
+                                                                                        ("10:00", 2, 50.0)]
 
 
 @pytest.mark.shared

@@ -74,8 +74,12 @@ def fleet_body(args) -> int:
         print(f"no doorway has published to {config.host}:{config.port} under {config.topic}/")
         return 0
     labels = list(WORDS)
-    groups = {device: kinds["state"].get("today", {}) for device, kinds in fleet.items()}
-    rows = [[*cells, fleet[device].get("availability", "?"), fleet[device]["state"].get("last_event") or "-"]
+    day = datetime.now().date().isoformat()
+    # A retained state is the last one a doorway sent: one that went offline on an earlier day holds that
+    # day's counts, which are not today's. (A state without a date comes from an edge-run before the field.)
+    groups = {device: kinds["state"].get("today", {}) if kinds["state"].get("date") == day else {}
+              for device, kinds in fleet.items()}
+    rows = [[*cells, status_of(fleet[device], day), fleet[device]["state"].get("last_event") or "-"]
             for device, cells in zip(groups, table_rows(labels, groups, args.violation), strict=True)]
     total = {label: sum(counts.get(label, 0) for counts in groups.values()) for label in labels}
     if sum(total.values()):
@@ -87,6 +91,15 @@ def fleet_body(args) -> int:
             csv.writer(f).writerows([[h.replace(" %", "_percent").replace(" ", "_") for h in header], *rows])
         print(f"\nwrote {args.csv}")
     return 0
+
+
+def status_of(doorway: dict, day: str) -> str:
+    """online / offline, and for a doorway whose last counts are of an earlier day, which day."""
+    availability = doorway.get("availability", "?")
+    counted_on = doorway["state"].get("date")
+    if counted_on == day:
+        return availability
+    return f"{availability} since {counted_on}" if counted_on else f"{availability}, counts undated"
 
 
 def table_rows(labels, groups, violation: list[str]):

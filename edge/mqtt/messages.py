@@ -33,11 +33,12 @@ def event(device: str, row: tuple, policy: Policy, model: str) -> bytes:
                        "violation": policy.of(label) == VIOLATION, "model": model}).encode()
 
 
-def state(today: dict[str, int], labels: list[str], policy: Policy, fps: float, in_view: list[str],
+def state(day: str, today: dict[str, int], labels: list[str], policy: Policy, fps: float, in_view: list[str],
           last_event: float | None, model: str) -> dict:
+    """``day``: the local date (YYYY-MM-DD) ``today``'s counts are for, so a consumer reading a retained state
+    of a doorway that went offline on an earlier day does not take them for today's."""
     counts = {label: today.get(label, 0) for label in labels}
-    share = policy.compliance(counts)
-    return {"today": counts, "compliance": None if share is None else round(100.0 * share, 1),
+    return {"date": day, "today": counts, "compliance": policy.compliance_percent(counts),
             "fps": round(fps, 1), "people_in_view": len(in_view),
             "violation_in_view": any(policy.of(label) == VIOLATION for label in in_view),
             "last_event": None if last_event is None else iso(last_event), "model": model}

@@ -16,6 +16,7 @@ import sqlite3
 import ssl
 import threading
 import time
+from datetime import datetime
 
 import paho.mqtt.client as mqtt
 
@@ -168,9 +169,11 @@ class MqttPublisher:
         now = time.monotonic()
         if not force and self._state is not None and now - self._state[0] < STATE_EVERY:
             return
-        today, last = self.outbox.today(midnight(time.time()))
+        since = midnight(time.time())
+        today, last = self.outbox.today(since)
         fps, in_view = self._frame
-        state = messages.state(today, self.labels, self.policy, fps, in_view, last, self.model)
+        day = datetime.fromtimestamp(since).date().isoformat()
+        state = messages.state(day, today, self.labels, self.policy, fps, in_view, last, self.model)
         if force or self._state is None or state != self._state[1]:
             self.client.publish(self.topics["state"], json.dumps(state), qos=1, retain=True)
             self._state = (now, state)

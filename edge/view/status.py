@@ -55,6 +55,7 @@ def today(rows, policy: Policy, labels: list[str]) -> dict:
     counts = {label: 0 for label in labels}
     for _, label in rows:
         counts[label] = counts.get(label, 0) + 1
-    by_hour = [{"hour": key[-5:], "people": sum(n.values()), "compliance": policy.compliance(n)}
+    by_hour = [{"hour": key[-5:], "people": sum(n.values()), "compliance": policy.compliance_percent(n)}
                for key, n in hours.items()]
-    return {"counts": counts, "people": len(rows), "compliance": policy.compliance(counts), "by_hour": by_hour}
+    return {"counts": counts, "people": len(rows), "compliance": policy.compliance_percent(counts),
+            "by_hour": by_hour}
