@@ -58,7 +58,8 @@ demo-fleet: $(EDGE_VENV)/.installed ## Mosquitto (apt) + two edge-runs on the de
 	tools/demo_fleet.sh $(EDGE_VENV)
 
 # The service tests need systemd's analyzer and rsync (the deploy path), the live view's test a real browser
-# (headless Chromium), the MQTT tests a real broker (Mosquitto) and openssl for their TLS certificates;
+# (headless Chromium), the MQTT tests a real broker (Mosquitto) and openssl for their TLS certificates, the
+# numpy-mismatch test a C extension built against apt's numpy (python3-bottleneck, as Pi OS 12's simplejpeg is);
 # a fresh Debian may lack them.
 system-deps:
 	@missing=""; command -v systemd-analyze > /dev/null || missing="$$missing systemd"; \
@@ -66,6 +67,7 @@ system-deps:
 	command -v chromium > /dev/null || missing="$$missing chromium"; \
 	PATH="$$PATH:/usr/sbin" command -v mosquitto > /dev/null || missing="$$missing mosquitto"; \
 	command -v openssl > /dev/null || missing="$$missing openssl"; \
+	[ -d /usr/lib/python3/dist-packages/bottleneck ] || missing="$$missing python3-bottleneck"; \
 	if [ -n "$$missing" ]; then \
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		echo "installing$$missing (apt)"; \
@@ -144,10 +146,11 @@ bench: setup ## edge-bench on EXPORT (all four artifacts): backends, edge-run's 
 	$(PY) tools/pi_projection.py runs/bench.json runs/bench-default.json runs/bench-fast.json runs/bench-regions.json \
 		--detector-dir $(DETECTORS)
 
-bench-compare: setup ## the usual recipe (SSD every frame + float Keras per face) vs edge-run → bench-compare.json
+bench-compare: setup ## the usual recipe (SSD every frame + float Keras per face) and the AIZOO peer vs edge-run → bench-compare.json
 	mkdir -p demo-out
 	$(PY) tools/demo_clip.py demo-out/doorway.mp4
-	$(PY) tools/bench_compare.py --run $(or $(RUN),$(OUT)) --detector-dir $(DETECTORS) \
+	$(PY) tools/bench_compare.py --weights $(WEIGHTS) $(if $(RUN),--run $(RUN)) --detector-dir $(DETECTORS) \
+		--peer aizoo=$(SHARED)/models/peers/aizoo/face_mask_detection.tflite \
 		--clip demo-out/doorway.mp4 --out bench-compare.json
 
 SWEEP_SIZES ?= 96 128 160 224

@@ -205,6 +205,10 @@ class OutputConfig:
     snapshots: str | None = option(None, "save an annotated frame per counted person to this folder "
                                    "(off by default: it stores faces)", pattern=TEXT)
     summary_every: float = option(60.0, "seconds between summary log lines", minimum=0.1, maximum=86400.0)
+    clock: str = option("auto", "auto: until the kernel says a time service has set the clock (a Pi has no "
+                        "real-time clock), counts are marked unsynchronised and moved to their true time once "
+                        "it is; trusted: the clock is always right (a battery-backed RTC, GPS)",
+                        choices=("auto", "trusted"))
 
 
 # A port alone, or a host (name, IPv4, [IPv6]) and a port; 0 lets the system pick a free port.

@@ -10,7 +10,7 @@ import sys
 import traceback
 import warnings
 
-from .errors import EdgeError, os_reason
+from .errors import INTERRUPTED, EdgeError, os_reason
 
 
 class Parser(argparse.ArgumentParser):
@@ -70,7 +70,6 @@ def number(minimum: float, above: bool = False, maximum: float = math.inf):
 
 # sysexits.h's EX_SOFTWARE: an error of the program itself, told apart from a user's (1) and argparse's (2).
 BUG = 70
-INTERRUPTED = 130  # the shell's code for a run ended by Ctrl-C
 
 
 def run_main(prog: str, body, args, error_code: int = 1) -> int:
@@ -111,7 +110,10 @@ def _quiet_opencv() -> None:
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     if "cv2" in sys.modules:
         cv2 = sys.modules["cv2"]
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        # OpenCV's own level 2 (LOG_LEVEL_ERROR): cv2.utils.logging from 4.12, cv2.setLogLevel before (the 4.11
+        # that pip takes beside Raspberry Pi OS 12's numpy 1.24)
+        logging_api = getattr(cv2.utils, "logging", None)
+        (logging_api.setLogLevel if logging_api is not None else cv2.setLogLevel)(2)
 
 
 def _logged(shown):

@@ -1,7 +1,9 @@
 """The durable log of compliance counts: SQLite in WAL mode, one row per counted person.
 
 Rows hold the time, label, confidence and track length, never an image. Every count is
-committed on its own, so a power cut or kill -9 loses at most the count being written.
+committed on its own, so a power cut or kill -9 loses at most the count being written. A count
+stamped while the system clock was not synchronised (``edge.clock``) says so (``clock``) and keeps
+its boot and uptime, so that it is moved to its true time once the clock is set (``correct``).
 
 The database is proven at start: a missing folder, a folder, a file that is not SQLite, another
 program's SQLite file, a read-only or locked one, and one another edge-run is counting into are refused
@@ -19,6 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .clock import SystemClock, uptime
 from .errors import ConfigError, CountsError
 from .policy import WORDS
 
@@ -30,13 +33,19 @@ CREATE TABLE IF NOT EXISTS counts (
     ts REAL NOT NULL,            -- unix time, UTC
     label TEXT NOT NULL,
     confidence REAL NOT NULL,
-    track_frames INTEGER NOT NULL
+    track_frames INTEGER NOT NULL,
+    clock TEXT,                  -- NULL: stamped by a synchronised clock; 'unsynced'; 'corrected'
+    boot TEXT,                   -- unsynced and corrected counts: the boot's id and the uptime (s) they
+    uptime REAL                  -- were counted at
 )
 """
+# Columns added since the first release: a database from before gets them (NULL: a synchronised clock).
+ADDED = {"clock": "TEXT", "boot": "TEXT", "uptime": "REAL"}
+UNSYNCED, CORRECTED = "unsynced", "corrected"
 # The counts a message broker has not acknowledged yet (edge.mqtt): written with the count, in one
 # transaction, deleted on the broker's acknowledgement. Counted while MQTT was off: never in it.
 OUTBOX = "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY REFERENCES counts (id))"
-COLUMNS = ["id", "ts", "label", "confidence", "track_frames"]
+COLUMNS = ["id", "ts", "label", "confidence", "track_frames"]  # the first release's
 # SQLite's header field for "which program's file is this": 'MWc1', set on every database edge-run makes.
 APPLICATION_ID = 0x4D576331
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -93,7 +102,7 @@ def _adopt(db: sqlite3.Connection, path: Path) -> dict[str, int]:
     ours = app_id == APPLICATION_ID or (
         app_id == 0 and tables in ([], ["counts"])
         # a file written by an edge-run from before the application id: the same table, column for column
-        and (not tables or [row[1] for row in db.execute("PRAGMA table_info(counts)")] == COLUMNS))
+        and (not tables or [row[1] for row in db.execute("PRAGMA table_info(counts)")][:len(COLUMNS)] == COLUMNS))
     if not ours:
         owner = f"tables {', '.join(tables)}" if tables else f"application id {app_id:#x}"
         raise CountsError(f"{path} is another program's SQLite database ({owner}) — give edge-run a file of its own")
@@ -105,6 +114,10 @@ def _adopt(db: sqlite3.Connection, path: Path) -> dict[str, int]:
     with db:
         db.execute(SCHEMA)
         db.execute(OUTBOX)
+        have = {row[1] for row in db.execute("PRAGMA table_info(counts)")}
+        for column, kind in ADDED.items():
+            if column not in have:
+                db.execute(f"ALTER TABLE counts ADD COLUMN {column} {kind}")
         db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     return totals
 
@@ -128,12 +141,15 @@ def _claim(path: Path) -> int | None:
 
 
 class CountStore:
-    def __init__(self, path: Path | str, retry_every: float = 5.0, clock=time.monotonic, outbox: bool = False):
-        """``outbox``: also queue each count for the message broker (edge.mqtt reads the queue)."""
+    def __init__(self, path: Path | str, retry_every: float = 5.0, clock=time.monotonic, outbox: bool = False,
+                 wall: SystemClock | None = None):
+        """``outbox``: also queue each count for the message broker (edge.mqtt reads the queue). ``wall``: the
+        system clock whose trust decides how counts are stamped (None: trusted, as for benchmarks)."""
         self.path = Path(path) if str(path) != MEMORY else MEMORY
         self.retry_every, self._clock, self._retry_at = retry_every, clock, float("-inf")
         self.outbox = outbox
-        self.pending: list[tuple[float, str, float, int]] = []
+        self.wall = wall or SystemClock("trusted")
+        self.pending: list[tuple] = []  # rows as INSERT takes them
         self.lost = 0  # counts that could not be written before close()
         self.write_failures = 0  # failed attempts to write (a full disk, a lock), for the metrics
         self._session: dict[str, int] = {}  # counted since this store was opened
@@ -171,9 +187,30 @@ class CountStore:
             self._lock = None
 
     def add(self, label: str, confidence: float, track_frames: int, ts: float | None = None) -> None:
-        self.pending.append((time.time() if ts is None else ts, label, float(confidence), int(track_frames)))
+        row = (time.time() if ts is None else ts, label, float(confidence), int(track_frames))
+        trusted = self.wall.trusted()
+        self.pending.append((*row, None, None, None) if trusted else (*row, UNSYNCED, self.wall.boot, uptime()))
         self._session[label] = self._session.get(label, 0) + 1
         self.flush()
+
+    def correct(self) -> tuple[int, float]:
+        """Move this boot's unsynchronised counts to their true time, once the clock is trusted: (how many,
+        by how many seconds). Counts of an earlier boot cannot be: their uptime's origin is gone."""
+        if self._db is None or not self.wall.trusted() or self.wall.boot is None:
+            return 0, 0.0
+        offset = self.wall.offset()
+        self.flush(force=True)
+        try:
+            with self._db:
+                moved = self._db.execute("SELECT AVG(uptime + ? - ts) FROM counts WHERE clock = ? AND boot = ?",
+                                         (offset, UNSYNCED, self.wall.boot)).fetchone()[0]
+                n = self._db.execute("UPDATE counts SET ts = uptime + ?, clock = ? WHERE clock = ? AND boot = ?",
+                                     (offset, CORRECTED, UNSYNCED, self.wall.boot)).rowcount
+        except sqlite3.Error as exc:
+            log.error("putting right the counts stamped before the clock was set failed: %s; will retry",
+                      _explain(self.path, exc))
+            return 0, 0.0
+        return n, moved or 0.0
 
     def flush(self, force: bool = False) -> bool:
         """Write waiting counts; True when none are left waiting.
@@ -194,24 +231,24 @@ class CountStore:
         try:
             with self._db:
                 for row in self.pending:
-                    written = self._db.execute(
-                        "INSERT INTO counts (ts, label, confidence, track_frames) VALUES (?, ?, ?, ?)", row)
+                    written = self._db.execute("INSERT INTO counts (ts, label, confidence, track_frames, clock, "
+                                               "boot, uptime) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
                     if self.outbox:
                         self._db.execute("INSERT INTO outbox (id) VALUES (?)", (written.lastrowid,))
         except sqlite3.Error as exc:
             self.write_failures += 1
             log.error("writing %d count(s) failed: %s; will retry", len(self.pending), _explain(self.path, exc))
             return False
-        for _, label, _, _ in self.pending:
-            self._totals[label] = self._totals.get(label, 0) + 1
+        for row in self.pending:
+            self._totals[row[1]] = self._totals.get(row[1], 0) + 1
         self.pending.clear()
         return True
 
     def totals(self) -> dict[str, int]:
         """Counts per label in the database, written and waiting; kept in memory, cheap enough for every frame."""
         counts = dict(self._totals)
-        for _, label, _, _ in self.pending:
-            counts[label] = counts.get(label, 0) + 1
+        for row in self.pending:
+            counts[row[1]] = counts.get(row[1], 0) + 1
         return counts
 
     def session(self) -> dict[str, int]:
@@ -239,19 +276,37 @@ def midnight(now: float) -> float:
 
 
 def read_counts(db: Path, since: float | None) -> list[tuple[float, str]]:
+    """(ts, label) of the counts from ``since`` on, oldest first."""
+    return _read(db, lambda c: c.execute("SELECT ts, label FROM counts WHERE ts >= ? ORDER BY ts",
+                                         (since or 0.0,)).fetchall())
+
+
+def read_unsynced(db: Path, since: float | None) -> int:
+    """How many counts from ``since`` on were stamped by an unsynchronised clock and never put right (their
+    day and hour may be wrong); 0 for a database from before the clock was recorded."""
+    def unsynced(connection) -> int:
+        if "clock" not in {row[1] for row in connection.execute("PRAGMA table_info(counts)")}:
+            return 0
+        return connection.execute("SELECT COUNT(*) FROM counts WHERE ts >= ? AND clock = ?",
+                                  (since or 0.0, UNSYNCED)).fetchone()[0]
+
+    return _read(db, unsynced)
+
+
+def _read(db: Path, query):
     if not db.is_file():
         raise ConfigError(f"no counts database at {db} — pass edge-run's --db path "
                           "(the service keeps it in /var/lib/edge-run/counts.db)")
     wal = db.with_name(db.name + "-wal")
     try:
         try:
-            return _select(db, "mode=ro", since)
+            return _select(db, "mode=ro", query)
         except sqlite3.OperationalError as exc:
             # A database in a folder this reader may not write (a read-only copy, another user's) cannot get
             # the shared-memory file WAL mode wants; with no write-ahead log to read, it is read as it lies.
             if "no such table" in str(exc) or (wal.is_file() and wal.stat().st_size > 0):
                 raise
-            return _select(db, "mode=ro&immutable=1", since)
+            return _select(db, "mode=ro&immutable=1", query)
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
             raise ConfigError(_no_counts(db)) from None
@@ -262,9 +317,9 @@ def read_counts(db: Path, since: float | None) -> list[tuple[float, str]]:
         raise ConfigError(_no_counts(db)) from None
 
 
-def _select(db: Path, mode: str, since: float | None) -> list[tuple[float, str]]:
+def _select(db: Path, mode: str, query):
     with sqlite3.connect(f"file:{db}?{mode}", uri=True) as connection:
-        return connection.execute("SELECT ts, label FROM counts WHERE ts >= ? ORDER BY ts", (since or 0.0,)).fetchall()
+        return query(connection)
 
 
 def _no_counts(db: Path) -> str:
@@ -297,9 +352,9 @@ class Outbox:
         self._db = sqlite3.connect(path, timeout=1.0, isolation_level=None, check_same_thread=False)
         self._today: tuple[tuple, tuple[dict[str, int], float | None]] | None = None
 
-    def waiting(self, after: int, limit: int) -> list[tuple[int, float, str, float, int]]:
-        """Up to ``limit`` rows (id, ts, label, confidence, track_frames) after row ``after``."""
-        return self._db.execute("SELECT c.id, c.ts, c.label, c.confidence, c.track_frames FROM outbox o "
+    def waiting(self, after: int, limit: int) -> list[tuple[int, float, str, float, int, str | None]]:
+        """Up to ``limit`` rows (id, ts, label, confidence, track_frames, clock) after row ``after``."""
+        return self._db.execute("SELECT c.id, c.ts, c.label, c.confidence, c.track_frames, c.clock FROM outbox o "
                                 "JOIN counts c ON c.id = o.id WHERE o.id > ? ORDER BY o.id LIMIT ?",
                                 (after, limit)).fetchall()
 

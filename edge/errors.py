@@ -5,6 +5,9 @@ Each one also inherits the builtin a caller would naturally catch, as gpiozero's
 its message is written for a person: what went wrong and what to do about it.
 """
 
+INTERRUPTED = 130  # the exit code of a run ended by Ctrl-C, as the shell gives it (edge.console, edge.cli)
+
+
 
 def os_reason(exc: OSError) -> str:
     """What the system said, for a person: the file and the reason, without errno's number."""

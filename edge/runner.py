@@ -98,6 +98,28 @@ class Runner:
         self.frames = 0
         self.stop_reason: str | None = None
         self._started = clock()
+        self._clock_trusted: bool | None = None  # the wall clock's trust as last said
+
+    def check_wall_clock(self) -> None:
+        """Say when the wall clock is not synchronised, and when it becomes so put right this boot's counts
+        stamped before (a restarted edge-run finds those of its earlier runs too). Cheap on every frame: the
+        clock's trust is asked of the kernel every few seconds at most, and once trusted never again."""
+        trusted = self.store.wall.trusted()
+        if trusted == self._clock_trusted:
+            return
+        if not trusted:
+            log.warning("the system clock is not synchronised (no time service has set it yet: a Pi has no "
+                        "real-time clock) — counts are marked so and moved to their true time once it is; "
+                        "check the network and NTP (timedatectl), or [output] clock = \"trusted\" if the clock "
+                        "is set otherwise")
+        else:
+            moved, by = self.store.correct()
+            if moved:
+                log.info("the system clock is synchronised: %d count(s) stamped before it were moved by %+.0f s "
+                         "to their true time", moved, by)
+            elif self._clock_trusted is False:
+                log.info("the system clock is synchronised")
+        self._clock_trusted = trusted
 
     def status(self) -> str:
         return summary(self.store.session(), self.policy, self.fps, self.store.totals(), self.store.path.name)
@@ -115,6 +137,7 @@ class Runner:
         self._started = last_frame = last_summary = self.clock()
         try:
             self.outputs.open()
+            self.check_wall_clock()
             self.notifier.ready(self.status())
             while self.stop_reason is None:
                 if max_frames is not None and self.frames >= max_frames:
@@ -144,6 +167,7 @@ class Runner:
                 for observer in self.observers:
                     observer.frame(self.frames, frame.image, result, self.fps, laps.ms)
                 self.store.flush()  # retries a DB that was unwritable; the store throttles the attempts
+                self.check_wall_clock()
                 self.frames += 1
                 self.notifier.alive(self.status)
                 if now - last_summary >= self.summary_every:

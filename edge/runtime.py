@@ -66,6 +66,7 @@ def open_runtime(config: configs.RunConfig, pin_factory=None, notifier=None) -> 
     live view, MQTT, camera, metrics, pins; what was opened is closed again when a later part fails.
     The observers (view, MQTT, metrics) are the ones configured, in that order."""
     from .alerts import create_alerts
+    from .clock import SystemClock
     from .counts import CountStore
     from .mqtt import open_publisher
     from .notify import Notifier
@@ -82,11 +83,16 @@ def open_runtime(config: configs.RunConfig, pin_factory=None, notifier=None) -> 
     outputs.policy = policy
     labels = policies.countable(classifier.manifest.labels)
     with ExitStack() as opened:
-        store = opened.enter_context(closing(CountStore(o.db, outbox=config.mqtt.host is not None)))
+        store = opened.enter_context(closing(CountStore(o.db, outbox=config.mqtt.host is not None,
+                                                        wall=SystemClock(o.clock))))
         view = _open_view(config, models, policy, labels)
         publisher = open_publisher(config.mqtt, o.db, policy, labels,
                                    f"{classifier.manifest.name}@{classifier.artifact.sha256[:12]}")
         observers = [x for x in (view, publisher) if x is not None]
+        if view is not None:
+            view.wall = store.wall
+            if publisher is not None:
+                view.links["mqtt"] = publisher.link
         for observer in observers:
             opened.callback(observer.close)
         camera = opened.enter_context(_open_camera(c, notifier))

@@ -133,6 +133,16 @@ do_install() {
   say "installing the runtime (pip; progress below)"
   local requirements=(-r "$SOURCE/requirements-edge.txt")
   if [ "$ONNX" = 1 ]; then requirements+=(-r "$SOURCE/requirements-onnx.txt"); fi
+  # apt's numpy stays the venv's numpy: apt's C extensions (picamera2's simplejpeg on Raspberry Pi OS 12, whose
+  # numpy is 1.24) are built against it, and a numpy 2 from pip would shadow it and break their import. Pinned
+  # to it, pip picks the OpenCV that works with it (4.11 for numpy 1.x; 4.12+ needs numpy 2, as on Pi OS 13).
+  local system_numpy
+  system_numpy=$("$PYTHON" -c 'import numpy; print(numpy.__version__)' 2> /dev/null || true)
+  if [ -n "$system_numpy" ]; then
+    say "keeping apt's numpy $system_numpy (its C extensions are built against it)"
+    echo "numpy==$system_numpy" > "$ROOT$PREFIX/constraints.txt"
+    requirements+=(-c "$ROOT$PREFIX/constraints.txt")
+  fi
   "$ROOT$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check -q "${requirements[@]}"
   "$ROOT$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check -q --no-deps --force-reinstall "$SOURCE"
   install -m 0644 "$SOURCE/README.md" "$ROOT$PREFIX/README.md"

@@ -1,9 +1,12 @@
 import json
+import os
 import sqlite3
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import REPO
 
 from edge.cli.run import main as edge_run
 
@@ -110,6 +113,35 @@ def test_csi_without_picamera2_says_how_to_install_it():
 
     with pytest.raises(CameraError, match="apt install python3-picamera2.*--system-site-packages"):
         open_camera("csi")
+
+
+APT_PACKAGES = Path("/usr/lib/python3/dist-packages")
+
+
+def test_a_picamera2_built_against_another_numpy_is_one_line_saying_what_to_do(tmp_path, face_models):
+    """Raspberry Pi OS 12: apt's picamera2 imports simplejpeg, a C extension built against apt's numpy 1.24; a venv
+    with a numpy 2 of its own cannot load it. Here apt's bottleneck (Debian 12, built against the same numpy 1.24)
+    is that C extension, imported by a stand-in picamera2 under this venv's numpy."""
+    import subprocess
+    import sys
+
+    if not (APT_PACKAGES / "bottleneck").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail("python3-bottleneck is missing: make system-deps installs it")
+        pytest.skip("apt's python3-bottleneck is not installed")
+    if np.__version__.split(".")[0] == "1":
+        pytest.skip("this venv's numpy is 1.x, as apt's: no mismatch to show")
+    package = tmp_path / "picamera2"
+    package.mkdir()
+    (package / "__init__.py").write_text(f"import sys\nsys.path.append({str(APT_PACKAGES)!r})\n"
+                                         "import bottleneck  # noqa\n")
+    result = subprocess.run([sys.executable, "-m", "edge.cli.run", "--camera", "csi", "--detector-dir", face_models,
+                             "--db", tmp_path / "counts.db", "--gpio", "none"], capture_output=True, text=True,
+                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=120)
+    said = [line for line in result.stderr.splitlines() if "TensorFlow Lite" not in line]  # LiteRT's own INFO
+    assert result.returncode == 1 and len(said) == 1, result.stderr
+    assert said[0].startswith(f"edge-run: error: picamera2 cannot load with numpy {np.__version__}")
+    assert "built against apt's numpy 1." in said[0] and said[0].endswith("keeps apt's numpy in the venv")
 
 
 def test_http_stream_source(tmp_path, bundle, face_models, walk_video, http_server):

@@ -24,7 +24,7 @@ from edge.cli.report import main as edge_report
 from edge.cli.run import main as edge_run
 
 REPO = Path(__file__).resolve().parents[1]
-EVENT_KEYS = {"id", "time", "label", "confidence", "track_length", "violation", "model"}
+EVENT_KEYS = {"id", "time", "label", "confidence", "track_length", "violation", "model", "clock_synchronised"}
 PASSWORD = "door-Pa55word-7"
 
 
@@ -232,6 +232,9 @@ def test_events_state_availability_and_discovery_after_a_run(tmp_path, face_mode
     assert len({e["id"] for e in events}) == 3
     assert [(e["label"], e["track_length"]) for e in events] == [(label, n) for _, _, label, n in counted]
     assert all(e["violation"] == (e["label"] == "without_mask") for e in events)
+    from edge.clock import kernel_synchronised  # whether this machine's clock was set by a time service
+
+    assert all(e["clock_synchronised"] is (kernel_synchronised() is not False) for e in events)
     assert all(datetime.fromisoformat(e["time"]).utcoffset().total_seconds() == 0 for e in events)
     assert {e["model"] for e in events} == {events[0]["model"]} and "@" in events[0]["model"]
     assert waiting(tmp_path / "door1.db") == 0  # every event acknowledged

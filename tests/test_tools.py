@@ -27,26 +27,49 @@ def test_soak_reports_memory_gaps_and_counts(tmp_path, walk_video, face_models):
     assert 0 < figures["rss_start_mb"] <= figures["rss_peak_mb"] and figures["longest_gap_ms"] > 0
 
 
-def test_bench_compare_on_a_fresh_clone_names_the_command_that_makes_its_run(tmp_path, face_models):
-    result = script("tools/bench_compare.py", "--run", tmp_path / "m128", "--detector-dir", face_models)
+@pytest.mark.parametrize("given, said", [
+    (["--run", "{tmp}/m128"], "no trained model at"),
+    (["--weights", "{tmp}/none.h5"], "no backbone weights at"),
+    (["--peer", "aizoo={tmp}/none.tflite"], "no peer detector at"),
+])
+def test_bench_compare_refuses_a_missing_input_in_one_line_before_any_work(tmp_path, face_models, backbone_weights,
+                                                                              given, said):
+    args = {"--weights": str(backbone_weights)}
+    args.update(zip(given[::2], (value.format(tmp=tmp_path) for value in given[1::2]), strict=True))
+    result = script("tools/bench_compare.py", "--detector-dir", face_models, *(x for kv in args.items() for x in kv))
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
-    assert "no trained model at" in result.stderr and "make train" in result.stderr
+    assert said in result.stderr
 
 
 @pytest.mark.tf
-def test_bench_compare_writes_the_ratios(tmp_path, run_dir, face_models, walk_video):
+def test_bench_compare_needs_no_training_run_and_times_the_peer_on_the_same_frames(
+        tmp_path, backbone_weights, face_models, walk_video, shared_dir):
+    """A fresh clone: the recipe's float model from the shared backbone, the AIZOO peer beside it."""
     pytest.importorskip("tensorflow")
     clip = tmp_path / "door.avi"
     walk_video(clip, 40, step=10)
     out = tmp_path / "bench-compare.json"
-    result = script("tools/bench_compare.py", "--run", run_dir, "--detector-dir", face_models, "--frames", 3,
-                    "--clip", clip, "--loops", 1, "--out", out)
+    peer = shared_dir / "models" / "peers" / "aizoo" / "face_mask_detection.tflite"
+    result = script("tools/bench_compare.py", "--weights", backbone_weights, "--detector-dir", face_models,
+                    "--peer", f"aizoo={peer}", "--frames", 3, "--clip", clip, "--loops", 1, "--out", out)
     assert result.returncode == 0, result.stderr
     figures = json.loads(out.read_text())
-    for key in ("reference_fps", "default_fps", "fastest_fps", "ratio_default", "ratio_fastest"):
+    for key in ("reference_fps", "default_fps", "exact_fps", "aizoo_fps", "ratio_default", "ratio_exact"):
         assert figures[key] > 0, key
-    assert figures["ratio_fastest"] == pytest.approx(figures["fastest_fps"] / figures["reference_fps"], rel=0.01)
-    assert figures["counts"]["default"] == figures["counts"]["fastest"]
+    assert figures["ratio_exact"] == pytest.approx(figures["exact_fps"] / figures["reference_fps"], rel=0.01)
+    assert figures["ratio_exact_vs_aizoo"] == pytest.approx(figures["exact_fps"] / figures["aizoo_fps"], rel=0.01)
+    assert "untrained head" in figures["settings"]["reference_weights"]
+    assert figures["counts"]["default"] == figures["counts"]["exact"]
+
+
+@pytest.mark.tf
+def test_bench_compare_runs_a_training_runs_weights_when_given(tmp_path, run_dir, backbone_weights, face_models):
+    out = tmp_path / "bench-compare.json"
+    result = script("tools/bench_compare.py", "--weights", backbone_weights, "--run", run_dir,
+                    "--detector-dir", face_models, "--frames", 2, "--out", out)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.read_text())
+    assert figures["settings"]["reference_weights"].endswith("model.keras") and "aizoo_fps" not in figures
 
 
 def test_walkthrough_counts_boxed_photos_against_their_boxes(tmp_path, mask_images, face_models):

@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,8 +16,8 @@ import numpy as np
 import pytest
 
 from edge.cli.run import main as edge_run
-from edge.snapshots import GREY, RED
-from edge.view.status import accurate_from, aim, today
+from edge.snapshots import BLUE, GREEN, GREY, RED, annotate
+from edge.view.status import BLURRED, DARK, accurate_from, aim, brightness, picture, sharpness, today
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -141,6 +140,9 @@ def test_view_serves_page_stream_and_status_while_edge_run_counts(tmp_path, face
         assert set(figures["today"]["counts"]) == {"with_mask", "without_mask", "mask_incorrect", "not_judged"}
         assert figures["frames"] > 0 and figures["fps"] > 0 and "detect" in figures["stages_ms"]
         assert figures["aim"]["median_face_px"] > 100 and "px" in figures["aim"]["hint"]
+        # a lit doorway and a sharp face: nothing to warn of; no MQTT configured, no link to show
+        assert figures["picture"]["warning"] is None and figures["picture"]["face_sharpness"] > 60
+        assert figures["links"] == {} and 0 <= figures["frame_age_s"] < 5
         assert get(url + "nothing")[0] == 404
         assert run.wait() == 0
     finally:
@@ -235,6 +237,40 @@ def test_aiming_aid_compares_faces_with_the_sizes_the_model_is_accurate_at():
     assert aim([], 32)["median_face_px"] is None
 
 
+def test_a_person_counted_but_not_judged_is_drawn_apart_from_the_masked(face):
+    from edge.pipeline import FaceResult, FrameResult
+    from edge.policy import Policy
+
+    frame = np.full((480, 640, 3), 80, np.uint8)
+    boxes = [(20, 40, 200, 200), (300, 40, 200, 200)]
+    result = FrameResult([FaceResult(boxes[0], "with_mask", 0.9, 1, person="with_mask"),
+                          FaceResult(boxes[1], "with_mask", 0.9, 2, person="not_judged")], [])
+    drawn = annotate(frame, result, Policy({"with_mask": "ok", "without_mask": "violation"}))
+    assert np.abs(border_colour(drawn, boxes[0]) - GREEN).max() < 30
+    assert np.abs(border_colour(drawn, boxes[1]) - BLUE).max() < 30
+    page = (REPO / "edge" / "view" / "page.html").read_text()
+    assert ".not_judged {" in page and 'label === "not_judged" ? "not_judged"' in page
+
+
+def test_the_picture_is_said_too_dark_or_its_faces_too_blurred(face):
+    """On a real face: as it is, dimmed to 15%, and blurred as an unfocused lens blurs it."""
+    scene = np.full((480, 640, 3), 120, np.uint8)
+    scene[140:340, 220:420] = face
+    box = (220, 140, 200, 200)
+    sharp = sharpness(scene, box)
+    assert sharp >= BLURRED and brightness(scene) >= DARK
+    assert picture(brightness(scene), [sharp])["warning"] is None
+    dark = (scene * 0.15).astype(np.uint8)
+    said = picture(brightness(dark), [sharpness(dark, box)])
+    assert said["brightness"] < DARK and said["warning"].startswith("the picture is too dark")
+    blurred = cv2.GaussianBlur(scene, (0, 0), 8)  # 2.5 px at the 64 px it is judged at
+    said = picture(brightness(blurred), [sharpness(blurred, box)])
+    assert said["face_sharpness"] < BLURRED and said["warning"].startswith("faces are blurred")
+    # no face: nothing is said about focus (an empty doorway's plain wall is not a blurred picture)
+    assert picture(brightness(scene), [])["warning"] is None and picture(None, [])["face_sharpness"] is None
+    assert sharpness(scene, (0, 0, 10, 10)) is None
+
+
 def test_today_counts_and_compliance_per_hour():
     from edge.policy import Policy
 
@@ -274,20 +310,21 @@ def test_check_snapshot_writes_the_annotated_frame_and_says_if_faces_are_big_eno
     assert "not an existing folder" in said.err and "check ok" not in said.out  # no "ok" before the failure
 
 
+def headless_chromium(tmp_path, wait_ms: int) -> list[str]:
+    from browser import chromium_path
+
+    return [chromium_path(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,900", f"--timeout={wait_ms}"]
+
+
 @pytest.mark.shared
 def test_a_real_browser_shows_the_stream_and_the_counts(tmp_path, face_models, walk_video):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: make system-deps installs it")
-        pytest.skip("chromium not installed (apt install chromium)")
+    browser = headless_chromium(tmp_path, 4000)
     clip = walk_video(tmp_path / "long.avi", frames=600)  # 60 s at 10 fps: time for two browser runs
     run = EdgeRun(tmp_path, face_models, clip, "--fps", "10", "--view", "0")
     try:
         url = run.url()
         stream_parts(url + "stream.mjpg", 1)  # the stream has a frame to show
-        browser = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                   f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,900", "--timeout=4000"]
         shot = tmp_path / "view.png"
         subprocess.run([*browser, f"--screenshot={shot}", url], check=True, capture_output=True, timeout=90)
         dom = subprocess.run([*browser, "--dump-dom", url], check=True, capture_output=True, text=True,
@@ -296,7 +333,51 @@ def test_a_real_browser_shows_the_stream_and_the_counts(tmp_path, face_models, w
         run.kill()
     assert re.search(r'id="people">\d+<', dom) and "unmasked" in dom and "frames/s" in dom
     assert re.search(r'id="fps">[1-9]', dom), "the page did not fill in the status"
+    assert '<td class="not_judged">not judged</td>' in dom and "MQTT: off" in dom
+    assert '<div id="stale" role="alert" hidden=""></div>' in dom  # a live edge-run is not stale
     image = cv2.imread(str(shot))
     assert image is not None and image.shape[:2] == (900, 1280)
     stream = image[60:520, 16:656]  # where the page puts the 640-px stream
     assert stream.std() > 20, "the stream area of the screenshot is blank"
+
+
+
+@pytest.mark.shared
+def test_the_page_says_stale_when_edge_run_stops_answering_and_shows_the_brokers_state(tmp_path, face_models,
+                                                                                       walk_video):
+    """A real browser on the page; edge-run then frozen (SIGSTOP: it holds its sockets and answers nothing)."""
+    import signal
+
+    from browser import Browser
+    from test_mqtt import free_port
+
+    def shown(element: str):
+        return browser.evaluate(f"document.getElementById('{element}').hidden ? null : "
+                                f"document.getElementById('{element}').textContent")
+
+    clip = walk_video(tmp_path / "long.avi", frames=600)
+    run = EdgeRun(tmp_path, face_models, clip, "--fps", "10", "--view", "0", "--mqtt-host", "127.0.0.1",
+                  "--mqtt-port", str(free_port()))  # nothing listens there
+    browser = None
+    try:
+        browser = Browser(tmp_path / "profile", run.url())
+        deadline = time.monotonic() + 60
+        while "cannot be reached" not in (shown("mqtt") or ""):  # the page has the broker's state
+            assert time.monotonic() < deadline, shown("mqtt")
+            time.sleep(0.2)
+        assert shown("mqtt").startswith("MQTT 127.0.0.1:") and "cannot be reached for" in shown("mqtt")
+        assert shown("stale") is None and browser.evaluate("document.body.className") == ""
+        run.process.send_signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        while shown("stale") is None:
+            assert time.monotonic() - stopped < 30, "the page never said it was stale"
+            time.sleep(0.2)
+        waited = time.monotonic() - stopped
+        assert shown("stale").startswith("STALE: edge-run has not answered for")
+        assert browser.evaluate("document.body.className") == "stale"
+        assert waited >= 4, waited  # not at the first slow answer
+    finally:
+        run.process.send_signal(signal.SIGCONT)
+        run.kill()
+        if browser is not None:
+            browser.close()

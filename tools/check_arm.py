@@ -10,6 +10,11 @@ on both sides on the same pixels (inputs are decoded here once and written as PN
 - edge-run's pipeline (its defaults) on the demo clip and on a walk-up clip of a real held-out photo, per
   detector (Haar, YuNet) and backend: people counted, and every box of every frame.
 
+Each root also has apt's numpy and a C extension apt built against it (``python3-bottleneck``, as Raspberry Pi
+OS's ``simplejpeg`` is for picamera2), and the venv is made as ``systemd/install.sh`` makes the service's: with
+the system packages visible and apt's numpy kept (Debian 12's is 1.24, so pip takes an OpenCV for numpy 1.x);
+the row "apt numpy + C extension" says the venv imports that extension next to edge-run's packages.
+
 It prints one table and exits non-zero on any difference beyond the tolerances below. qemu runs the
 root's code about 65 times slower than the host: this proves results, never speed.
 
@@ -60,6 +65,13 @@ ARM_TESTS = ("tests/test_tracker.py tests/test_crops.py tests/test_metrics.py te
              "-k 'not scene_evaluator'")
 PYTEST = "pytest==9.0.3 hypothesis==6.170.17"  # requirements-train.txt's
 PIPELINES = (("haar", "litert-int8"), ("yunet", "litert-int8"), ("yunet", "onnx-fp32"))
+# apt's numpy and a C extension built against its ABI (bottleneck calls numpy's C API), as picamera2's simplejpeg.
+APT_NUMPY = ("python3-numpy", "python3-bottleneck")
+# In the venv: apt's extension, edge-run's own packages, and which numpy they share.
+ABI_PROBE = ("import bottleneck, cv2, numpy, ai_edge_litert.interpreter, edge.cli.run; "
+             "assert bottleneck.nansum(numpy.array([1.0, numpy.nan, 2.0])) == 3.0; "
+             "print(f'numpy {numpy.__version__} from {numpy.__file__.split(\"/numpy/\")[0]}, '"
+             "f'bottleneck {bottleneck.__version__}, opencv {cv2.__version__}')")
 
 
 def probe(inputs: Path, out: Path, backends: list[str]) -> None:
@@ -133,8 +145,8 @@ def build_root(cache: Path, distro: str) -> tuple[Path, dict]:
         started = time.monotonic()
         shutil.rmtree(cache / f"{distro}.tmp", ignore_errors=True)
         run(["debootstrap", "--arch=arm64", "--variant=minbase",
-             "--include=python3,python3-venv,python3-pip,ca-certificates", distro, str(cache / f"{distro}.tmp"),
-             MIRROR], stdout=subprocess.DEVNULL)
+             f"--include=python3,python3-venv,python3-pip,ca-certificates,{','.join(APT_NUMPY)}", distro,
+             str(cache / f"{distro}.tmp"), MIRROR], stdout=subprocess.DEVNULL)
         (cache / f"{distro}.tmp").rename(root)
         timings["debootstrap_s"] = round(time.monotonic() - started)
     # pip there needs this machine's extra CAs and its system-wide pip settings, not the per-user ones
@@ -149,16 +161,21 @@ def build_root(cache: Path, distro: str) -> tuple[Path, dict]:
     cpus.mkdir(parents=True, exist_ok=True)
     for name in ("possible", "present", "online"):
         (cpus / name).write_text("0-3\n")
+    if not (root / "usr/lib/python3/dist-packages/bottleneck").is_dir():  # a root cached before apt's numpy
+        in_root(root, f"apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "
+                      f"{' '.join(APT_NUMPY)} >/dev/null")
     requirements = [REPO / "requirements-edge.txt", REPO / "requirements-onnx.txt"]
-    stamp = hashlib.sha256(b"".join(p.read_bytes() for p in requirements)).hexdigest()
+    stamp = hashlib.sha256(b"".join(p.read_bytes() for p in requirements) + b"system-site, apt numpy").hexdigest()
     done = root / "venv/.requirements"
     if not done.exists() or done.read_text() != stamp:
         started = time.monotonic()
         for p in requirements:
             shutil.copy(p, root / "tmp" / p.name)
-        in_root(root, "update-ca-certificates >/dev/null; rm -rf /venv; python3 -m venv /venv; "
+        # as systemd/install.sh: the system's packages visible, apt's numpy kept
+        in_root(root, "update-ca-certificates >/dev/null; rm -rf /venv; python3 -m venv --system-site-packages /venv; "
+                      "echo numpy==$(python3 -c 'import numpy; print(numpy.__version__)') > /tmp/constraints.txt; "
                       "/venv/bin/pip install -q --only-binary :all: -r /tmp/requirements-edge.txt "
-                      "-r /tmp/requirements-onnx.txt")
+                      "-r /tmp/requirements-onnx.txt -c /tmp/constraints.txt")
         done.write_text(stamp)
         timings["pip_s"] = round(time.monotonic() - started)
     source = root / "src"
@@ -301,14 +318,18 @@ def check(argv) -> int:
             started = time.monotonic()
             timings["pytest"] = tests_in_root(root, args.shared)
             timings["pytest_s"] = round(time.monotonic() - started)
+            abi = subprocess.run(["chroot", str(root), "/venv/bin/python", "-c", ABI_PROBE], capture_output=True,
+                                 text=True, env={"QEMU_CPU": QEMU_CPU, "PATH": ROOT_PATH})
+            timings["abi"] = abi.stdout.strip() if abi.returncode == 0 else f"FAIL: {abi.stderr.strip()[-200:]}"
             (root / "timings.json").write_text(json.dumps(timings))
         tags = subprocess.run(["chroot", str(root), "/venv/bin/python", "-c", WHEEL_TAGS], capture_output=True,
                               text=True, env={"QEMU_CPU": QEMU_CPU, "PATH": ROOT_PATH}).stdout.strip()
         size = subprocess.run(["du", "-sm", str(root / "venv")], capture_output=True, text=True).stdout.split()[0]
         rows, ok = compare(x86, json.loads((root / "arm.json").read_text()))
-        tested = timings.pop("pytest", "not run")
+        tested, abi = timings.pop("pytest", "not run"), timings.pop("abi", "not run")
         rows.append(["pytest, modules without TensorFlow", "", tested, "ok" if tested.startswith("passed") else "FAIL"])
-        all_ok &= ok and tested.startswith("passed")
+        rows.append(["apt numpy + C extension in venv", "", abi, "ok" if abi.startswith("numpy") else "FAIL"])
+        all_ok &= ok and tested.startswith("passed") and abi.startswith("numpy")
         table.append((f"Debian {distro} (Python {PYTHONS[distro]}), venv {size} MB, "
                       + ", ".join(f"{k} {v}" for k, v in timings.items()) + f"\n  wheels: {tags}", rows))
     for title, rows in table:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .. import config as configs
 from ..console import Parser, comma_list, number
-from ..counts import group, read_counts
+from ..counts import group, read_counts, read_unsynced
 from ..policy import DEFAULT, NOT_JUDGED, OK, WORDS
 
 
@@ -155,6 +155,11 @@ def body(args) -> int:
             writer.writerow([period, *labels, "total", "compliance_percent"])
             writer.writerows(table_rows(labels, groups, args.violation))
         print(f"\nwrote {args.csv}")
+    unsynced = read_unsynced(args.db, since)
+    if unsynced:
+        print(f"\nnote: {unsynced} of these count(s) were stamped while the device's clock was not synchronised "
+              "and have not been put right (edge-run does once it is, unless the device restarted before): their "
+              "day and hour may be wrong")
     return 0
 
 

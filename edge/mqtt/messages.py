@@ -4,6 +4,7 @@ state, and Home Assistant's MQTT discovery configs. Never an image."""
 import json
 from datetime import UTC, datetime
 
+from ..counts import UNSYNCED
 from ..policy import VIOLATION, WORDS, Policy
 
 DISCOVERY_PREFIX = "homeassistant"
@@ -27,10 +28,13 @@ def event_id(device: str, row_id: int, ts: float) -> str:
 
 
 def event(device: str, row: tuple, policy: Policy, model: str) -> bytes:
-    row_id, ts, label, confidence, track_frames = row
+    """A count as the broker gets it; ``clock_synchronised`` false when its time came from a clock no time
+    service had set (the database puts it right later; what was sent stays as sent)."""
+    row_id, ts, label, confidence, track_frames, clock = row
     return json.dumps({"id": event_id(device, row_id, ts), "time": iso(ts), "label": label,
                        "confidence": round(float(confidence), 4), "track_length": int(track_frames),
-                       "violation": policy.of(label) == VIOLATION, "model": model}).encode()
+                       "violation": policy.of(label) == VIOLATION, "model": model,
+                       "clock_synchronised": clock != UNSYNCED}).encode()
 
 
 def state(day: str, today: dict[str, int], labels: list[str], policy: Policy, fps: float, in_view: list[str],

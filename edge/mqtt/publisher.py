@@ -124,6 +124,21 @@ class MqttPublisher:
     def _published(self, client, userdata, mid, reason, properties):
         self._acked.append(mid)  # no lock: paho holds its own while calling this
 
+    def link(self) -> dict:
+        """The link as the live view shows it: connected, connecting, refused (credentials) or unreachable (for
+        how long), and the counts that wait for it."""
+        away = self._away
+        if self._connected.is_set():
+            state = "connected"
+        elif self._refusal is not None:
+            state = "refused"
+        elif away is not None:
+            state = "unreachable"
+        else:
+            state = "connecting"
+        return {"broker": self.where, "state": state, "waiting": self.waiting,
+                "away_s": None if away is None else round(time.monotonic() - away[0])}
+
     # the frame loop
     def frame(self, index: int, image, result, fps: float, stages_ms: dict[str, float]) -> None:
         self._frame = (fps, [face.person for face in result.faces if face.person is not None])

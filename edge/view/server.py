@@ -21,10 +21,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import cv2
 
-from ..counts import midnight, read_counts
+from ..counts import midnight, read_counts, read_unsynced
 from ..errors import ConfigError, os_reason
 from ..snapshots import annotate
-from .status import aim, today
+from .status import aim, brightness, picture, sharpness, today
 
 log = logging.getLogger("edge-run")
 
@@ -32,12 +32,15 @@ BOUNDARY = "frame"
 TIMEOUT = 10.0  # s: a viewer that takes no data for this long is dropped
 JPEG_QUALITY = 75
 RECENT_FACES = 200  # face sizes the aiming aid takes its median of
+RECENT_SHARPNESS = 30  # faces whose sharpness the picture's verdict takes the median of
 COUNTS_EVERY = 1.0  # s between reads of the counts database
 SMOOTHING = 0.1  # weight of the newest frame in the per-stage times
 
 
 class LiveView:
-    """``info``: what the page names (source, detector, model, backend, policy); ``db``: the counts file."""
+    """``info``: what the page names (source, detector, model, backend, policy); ``db``: the counts file.
+    ``links``: name -> a callable giving that link's state (the MQTT publisher's ``link``), set by the runtime
+    once the link is open."""
 
     def __init__(self, address: tuple[str, int], fps: float, token: str | None, info: dict, db: Path,
                  policy, labels: list[str], accurate_from: int | None):
@@ -51,6 +54,13 @@ class LiveView:
         self._sizes: collections.deque[int] = collections.deque(maxlen=RECENT_FACES)
         self._loop = {"frames": 0, "fps": 0.0, "stages_ms": {}, "people_in_view": 0}
         self._counts: tuple[float, dict] | None = None
+        self._frame_at: float | None = None  # monotonic time of the newest frame
+        self._judging = threading.Lock()  # the page's requests come on several threads
+        self._judged = -1  # the frame index the picture's verdict last looked at
+        self._level: float | None = None
+        self._sharp: collections.deque[float] = collections.deque(maxlen=RECENT_SHARPNESS)
+        self.links: dict = {}
+        self.wall = None  # the counts' SystemClock, set by the runtime: whether today's times can be trusted
         self.watching = 0
         self.closed = threading.Event()
         try:
@@ -78,6 +88,7 @@ class LiveView:
         sizes = [min(face.box[2:]) for face in result.faces]
         with self._lock:
             self._latest = (index, image, result)
+            self._frame_at = time.monotonic()
             self._sizes.extend(sizes)
             old = self._loop["stages_ms"]
             # A stage the fast path left out of this frame took no time in it: the figures are per frame.
@@ -103,20 +114,33 @@ class LiveView:
                     self._jpeg, self._encoded_at = (index, data.tobytes()), time.monotonic()
             return self._jpeg
 
+    def _picture(self, latest) -> dict:
+        """Too dark, too blurred: judged on the newest frame when the page asks, never in the frame loop."""
+        with self._judging:
+            if latest is not None and latest[0] != self._judged:
+                index, image, result = latest
+                self._judged, self._level = index, brightness(image)
+                self._sharp.extend(v for v in (sharpness(image, face.box) for face in result.faces) if v is not None)
+            return picture(self._level, self._sharp)
+
     def status(self) -> dict:
         with self._lock:
-            loop, sizes = dict(self._loop), list(self._sizes)
+            loop, sizes, latest, frame_at = dict(self._loop), list(self._sizes), self._latest, self._frame_at
         now = time.time()
         if self._counts is None or now - self._counts[0] >= COUNTS_EVERY:
             try:
                 rows = read_counts(self.db, midnight(now)) if self.db.is_file() else []
+                unsynced = read_unsynced(self.db, midnight(now)) if self.db.is_file() else 0
             except ConfigError as exc:
                 log.warning("live view: %s", exc)
-                rows = []
-            self._counts = (now, today(rows, self.policy, self.labels))
+                rows, unsynced = [], 0
+            self._counts = (now, {**today(rows, self.policy, self.labels), "unsynced": unsynced})
         return {**self.info, **loop, "stages_ms": {k: round(v, 2) for k, v in loop["stages_ms"].items()},
                 "fps": round(loop["fps"], 1), "today": self._counts[1],
-                "aim": aim(sizes, self.accurate_from),
+                "aim": aim(sizes, self.accurate_from), "picture": self._picture(latest),
+                "frame_age_s": None if frame_at is None else round(time.monotonic() - frame_at, 1),
+                "links": {name: link() for name, link in self.links.items()},
+                "clock_synchronised": None if self.wall is None else self.wall.trusted(),
                 "view": {"fps": round(1.0 / self.interval, 2), "watching": self.watching},
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 

@@ -7,6 +7,9 @@ split's recall per label and size bucket, as the model card gives them).
 
 import statistics
 
+import cv2
+import numpy as np
+
 from ..counts import group
 from ..policy import Policy
 from ..scoring import SIZE_BUCKETS
@@ -59,3 +62,47 @@ def today(rows, policy: Policy, labels: list[str]) -> dict:
                for key, n in hours.items()]
     return {"counts": counts, "people": len(rows), "compliance": policy.compliance_percent(counts),
             "by_hour": by_hour}
+
+
+# Whether the picture can be judged at all. Measured on 120 held-out scene photos at a 640 px width
+# (docs/notes/2026-12-07-view.md): their frame's mean grey level is >= 51 in 99 of 100 (dimmed to 15%: median
+# 17); the faces of >= 40 px, each at 64x64 grey, have a Laplacian variance >= 94 in 95 of 100 (median 613),
+# after a Gaussian blur of sigma 2 a median of 54.
+DARK = 40.0  # the frame's mean grey level (0-255) below which it is too dark
+BLURRED = 60.0  # the median sharpness of the recent faces below which they are too blurred
+SHARP_SIDE = 64  # px: faces are compared at one size, so a big face is not "sharper" for being big
+MIN_SHARP_FACE = 24  # px: a smaller face says nothing about focus
+
+
+def brightness(image: np.ndarray) -> float:
+    """The mean grey level of a BGR frame, 0-255 (on a thumbnail: the view asks once a second)."""
+    small = cv2.resize(image, (160, max(1, round(160 * image.shape[0] / image.shape[1]))),
+                       interpolation=cv2.INTER_AREA)
+    return float(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).mean())
+
+
+def sharpness(image: np.ndarray, box) -> float | None:
+    """The variance of the Laplacian of the face at ``box`` (x, y, w, h), at SHARP_SIDE px grey; None when
+    the face is too small or outside the frame."""
+    x, y, w, h = (int(v) for v in box)
+    crop = image[max(y, 0):y + h, max(x, 0):x + w]
+    if min(crop.shape[:2]) < MIN_SHARP_FACE:
+        return None
+    grey = cv2.cvtColor(cv2.resize(crop, (SHARP_SIDE, SHARP_SIDE), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def picture(level: float | None, sharp) -> dict:
+    """The picture's verdict for the installer: too dark (``level``, the frame's grey level) before too
+    blurred (``sharp``: the recent faces' sharpness; no faces, no verdict on focus)."""
+    sharp = list(sharp)
+    median = statistics.median(sharp) if sharp else None
+    warning = None
+    if level is not None and level < DARK:
+        warning = (f"the picture is too dark (mean level {level:.0f} of 255, faces need {DARK:.0f}+): light the "
+                   "doorway, or give the camera more exposure")
+    elif median is not None and median < BLURRED:
+        warning = (f"faces are blurred (sharpness {median:.0f}, {BLURRED:.0f}+ is sharp): focus the lens on where "
+                   "people walk, or shorten the exposure if they are blurred by moving")
+    return {"brightness": None if level is None else round(level, 1),
+            "face_sharpness": None if median is None else round(median, 1), "warning": warning}
