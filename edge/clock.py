@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import logging
 import time
+import uuid
 from pathlib import Path
 
 log = logging.getLogger("edge-run")
@@ -53,7 +54,8 @@ class SystemClock:
         self.trust, self._synchronised, self._monotonic = trust, synchronised, monotonic
         self._known: bool | None = True if trust == "trusted" else None
         self._asked = float("-inf")
-        self.boot = boot_id()
+        # Without /proc (a bare chroot) this run stands for the boot: its own counts can still be put right.
+        self.boot = boot_id() or f"run-{uuid.uuid4()}"
 
     def trusted(self) -> bool:
         if self._known:

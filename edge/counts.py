@@ -196,7 +196,7 @@ class CountStore:
     def correct(self) -> tuple[int, float]:
         """Move this boot's unsynchronised counts to their true time, once the clock is trusted: (how many,
         by how many seconds). Counts of an earlier boot cannot be: their uptime's origin is gone."""
-        if self._db is None or not self.wall.trusted() or self.wall.boot is None:
+        if self._db is None or not self.wall.trusted():
             return 0, 0.0
         offset = self.wall.offset()
         self.flush(force=True)

@@ -57,8 +57,10 @@ def roc_curve(y_positive, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def auc(x, y) -> float:
-    """Area under a curve by the trapezoid rule."""
-    return float(np.trapezoid(np.asarray(y, float), np.asarray(x, float)))
+    """Area under a curve by the trapezoid rule (numpy 2's trapezoid is numpy 1's trapz: Raspberry Pi OS 12's
+    apt numpy is 1.24)."""
+    rule = np.trapezoid if hasattr(np, "trapezoid") else np.trapz
+    return float(rule(np.asarray(y, float), np.asarray(x, float)))
 
 
 def choose_threshold(y_positive, scores, min_recall: float = 0.99) -> dict:
