@@ -195,9 +195,10 @@ mine-negatives: setup ## YuNet's false faces on scenes-ilc's walk-up clips → $
 negatives: setup ## scenes-ilc + the reviewed false faces (train/reviewed/negatives-review.json) as not_face → $(NEGATIVES)/scenes-ilc
 	$(PY) -m train.negatives write --data $(SHARED)/datasets/scenes-ilc --out $(NEGATIVES)/scenes-ilc
 
-walkthrough: setup ## real photos (scenes-ilc, held out) as walk-up clips: people counted vs the boxes → runs/walkthrough-*
+walkthrough: setup ## real photos (scenes-ilc, held out) as clips: walk-up (people counted vs the boxes), walk-by, walk-away, edge (nobody) → runs/walkthrough-*
 	$(PY) -m train.walkthrough --data $(SHARED)/datasets/scenes-ilc --detector-dir $(DETECTORS) --detector yunet \
-		--setting every-frame fast --json runs/walkthrough-yunet.json --png runs/walkthrough-yunet.png
+		--setting preset every-frame --kind walk-up walk-by walk-away edge \
+		--json runs/walkthrough-yunet.json --png runs/walkthrough-yunet.png
 	$(PY) -m train.walkthrough --data $(SHARED)/datasets/scenes-ilc --detector-dir $(DETECTORS) --detector haar \
 		--setting every-frame haar-fastest --every 2 --json runs/walkthrough-haar.json --png runs/walkthrough-haar.png
 

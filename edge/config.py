@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import detectors, schema
+from . import detectors, door, schema
 from .alerts.base import ALERTS
 from .classifiers.base import CLASSIFIERS
 from .errors import ConfigError, os_reason
@@ -20,10 +20,10 @@ from .policy import SEVERITIES
 
 def option(default, help: str, flag: str | None = None, minimum: float | None = None,
            maximum: float | None = None, choices: tuple | None = None, off: str | None = None,
-           pattern: tuple[str, str] | None = None):
+           pattern: tuple[str, str] | None = None, items: tuple[int, int] | None = None):
     """A config field; its flag is ``--name`` unless ``flag`` gives a clearer or unambiguous one."""
     return schema.spec(default, help=help, flag=flag, minimum=minimum, maximum=maximum, choices=choices, off=off,
-                       pattern=pattern)
+                       pattern=pattern, items=items)
 
 
 # A path or source: an empty one would make SQLite keep the counts in a temporary file, OpenCV open nothing.
@@ -97,6 +97,49 @@ class TrackerConfig:
                                maximum=100)
     best_frames: int = option(5, "the person's label is the mean over this many of their best-seen frames "
                               "(largest, sharpest, most face-like)", minimum=1, maximum=100)
+
+
+@dataclass(frozen=True)
+class DoorConfig:
+    """Who is a person of this door (edge.door): a face that came to the door, in its region and large
+    enough, wholly in view; by default only those walking in are counted."""
+
+    region: list[list[float]] | None = option(
+        None, "the counting region: a polygon of [x, y] points, fractions of the frame's width and height "
+        "([0, 0] top left, [1, 1] bottom right), such as [[0.2, 0], [0.8, 0], [0.8, 1], [0.2, 1]]; a face is at "
+        "the door while its centre is inside (default: the whole frame)", flag="--door-region", items=(3, 64))
+    count_px: int | None = option(None, "the face size (its box's shorter side, px) a person reaches at the door; "
+                                  "a face never that large in the region is a passer-by (default: the size the "
+                                  "model was measured accurate from, else [tracker] judge_px)",
+                                  flag="--count-px", minimum=1, maximum=4096)
+    count: str = option("entering", "entering: count the people walking in (their face grows); someone seen only "
+                        "walking away is recorded as leaving, not judged; both: everyone who came to the door, "
+                        "those seen only walking away as not judged", flag="--door-count",
+                        choices=("entering", "both"))
+
+    def check(self, where: str, error: type) -> None:
+        if self.region is None:
+            return
+        for i, point in enumerate(self.region):
+            if len(point) != 2 or not all(0.0 <= v <= 1.0 for v in point):
+                raise error(f"{where} region[{i}] is {point}; each point is [x, y], both from 0 to 1 (fractions "
+                            "of the frame's width and height: the frame's edges are 0 and 1)")
+        for i, point in enumerate(self.region):
+            if point in self.region[:i]:
+                raise error(f"{where} region[{i}] repeats the point {point}; give each corner once")
+        crossed = door.crossing(self.region)
+        if crossed is not None:
+            i, j = crossed
+            n = len(self.region)
+            raise error(f"{where} region crosses itself: its side from region[{i}] to region[{(i + 1) % n}] meets "
+                        f"the side from region[{j}] to region[{(j + 1) % n}]; give the points in order around "
+                        "the region")
+        if door.area(self.region) < MIN_REGION:
+            raise error(f"{where} region has no area to speak of ({door.area(self.region):.4f} of the frame); give "
+                        f"at least {MIN_REGION} of it")
+
+
+MIN_REGION = 0.001  # of the frame: a region any smaller holds no face
 
 
 # Detection on every frame, whole frames: ``preset = "exact"``; each detector's own ``auto`` preset is
@@ -298,6 +341,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    door: DoorConfig = field(default_factory=DoorConfig)
     speed: SpeedConfig = field(default_factory=SpeedConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -308,7 +352,8 @@ class RunConfig:
 
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(RunConfig)}
-_EXAMPLES = {int: "640", float: "2.5", str: '"text"', bool: "true"}
+_EXAMPLES = {int: "640", float: "2.5", str: '"text"', bool: "true",
+             list[list[float]]: "[[0.2, 0], [0.8, 0], [0.8, 1], [0.2, 1]]"}
 
 
 def allowed_types(f: dataclasses.Field) -> tuple[type, ...]:

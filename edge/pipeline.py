@@ -14,8 +14,9 @@ import numpy as np
 
 from .crops import CropRule, crop_face, detail, regions_area, search_regions
 from .decision import predict_labels
+from .door import Door
 from .motion import MotionGate, changed_boxes, thumbnail
-from .policy import NOT_JUDGED
+from .policy import NOT_JUDGED, NOT_PEOPLE
 from .tracker import Track, Tracker
 
 # Someone the detector missed and who has not moved since is searched for again at least this often.
@@ -73,29 +74,37 @@ class Person:
 @dataclass
 class FrameResult:
     faces: list[FaceResult]
-    counted: list[Person]  # the people counted on this frame
+    counted: list[Person]  # who was counted on this frame: the people, and those recorded as no person of the door
+
+    @property
+    def people(self) -> list[Person]:
+        """The people of this door counted on this frame (the alerts sound for them), passers-by aside."""
+        return [person for person in self.counted if person.label not in NOT_PEOPLE]
 
     def people_in_view(self) -> set[str]:
         """The labels of the counted people in this frame."""
-        return {face.person for face in self.faces if face.person is not None}
+        return {face.person for face in self.faces if face.person is not None and face.person not in NOT_PEOPLE}
 
 
 class Pipeline:
     def __init__(self, detector, classifier, detect_every: int = 1,
                  motion_gate: bool = False, motion_threshold: float = 0.003, motion_regions: bool = False,
-                 settled: float | None = None, face_score: float | None = None, **tracking):
+                 settled: float | None = None, face_score: float | None = None, door: Door | None = None,
+                 **tracking):
         """``tracking``: Tracker settings (TrackerConfig's); its labels come from the manifest, and
-        ``face_score`` (None) from the detector. The other keywords are SpeedConfig's (the fast path);
-        their defaults switch it off. It decides who is counted; storing them is the caller's."""
+        ``face_score`` (None) from the detector. ``door``: who is a person of this door (None: anyone walking
+        in anywhere in the frame). The other keywords are SpeedConfig's (the fast path); their defaults switch
+        it off. It decides who is counted; storing them is the caller's."""
         manifest = classifier.manifest
         self.detector, self.classifier = detector, classifier
         self.labels = manifest.labels
         self.rule = CropRule(manifest.crop.margin, manifest.crop.square)
         self.violation_index, self.threshold = manifest.violation_index, classifier.threshold
         self.not_face_index = manifest.not_face_index
+        self.door = door or Door()
         self.tracker = Tracker(self.violation_index, self.threshold, not_face_index=self.not_face_index,
                                face_score=getattr(detector, "face_score", 0.0) if face_score is None else face_score,
-                               **tracking)
+                               count=self.door.count, **tracking)
         self.detect_every, self.settled = detect_every, settled
         self.motion_gate, self.motion_regions = motion_gate, motion_regions
         self.motion = MotionGate(motion_threshold) if motion_gate or motion_regions else None
@@ -153,9 +162,10 @@ class Pipeline:
         boxes = faces[:, :4]
         assigned = self.tracker.match(boxes)
         probabilities = np.zeros((len(boxes), len(self.labels)))
-        # (score, turn, quality): how face-like, how turned away, how well seen; a settled face needs no more
-        # judging.
-        evidence = np.column_stack([faces[:, 4:6], np.zeros(len(boxes))])
+        # (score, turn, quality, cut, at door): how face-like, how turned away, how well seen (a settled face
+        # needs no more judging), whether the frame's edge cuts it, whether it is at the door.
+        evidence = np.column_stack([faces[:, 4:6], np.zeros(len(boxes)),
+                                    self.door.evidence(boxes, image.shape[1], image.shape[0])])
         fresh = []
         for i, track in enumerate(assigned):
             if self._is_settled(track):
@@ -173,7 +183,7 @@ class Pipeline:
         tracks, confirmed = self.tracker.update(boxes, probabilities, min_hits=min_hits, assigned=assigned,
                                                 evidence=evidence)
         if independent:  # a photo of its own: its faces are all the evidence there is
-            confirmed += self.tracker.finish(min_hits)
+            confirmed += self.tracker.finish(min_hits, one_frame=True)
         return FrameResult(self._faces(boxes, probabilities, tracks), self._counted(confirmed))
 
     def finish(self) -> list[Person]:
@@ -182,7 +192,7 @@ class Pipeline:
         return self._counted(self.tracker.finish())
 
     def person(self, track: Track) -> str:
-        return NOT_JUDGED if track.label is None else self.labels[track.label]
+        return track.other or (NOT_JUDGED if track.label is None else self.labels[track.label])
 
     def _counted(self, tracks: list[Track]) -> list[Person]:
         return [Person(self.person(track), track) for track in tracks]

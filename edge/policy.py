@@ -15,8 +15,14 @@ NOT_JUDGED = "not_judged"
 # A model's label for what the detector took for a face and is none (a pattern, an ear, the back of a head,
 # learnt from the detector's own false faces): a track the model calls so is nobody, never counted.
 NOT_FACE = "not_face"
+# Who the door is not for (``[door]``, edge.door): a face that never came close enough to the door, or came
+# only wholly in view at its edge, is a passer-by; someone who reached it only walking away (their face
+# shrinking) is leaving. Both are recorded as such, never as people: not in compliance, never an alert.
+PASSER_BY, LEAVING = "passer_by", "leaving"
+NOT_PEOPLE = (PASSER_BY, LEAVING)
 # The product's labels, as the summary line and edge-report name them.
-WORDS = {"with_mask": "masked", "without_mask": "unmasked", "mask_incorrect": "incorrect", NOT_JUDGED: "not_judged"}
+WORDS = {"with_mask": "masked", "without_mask": "unmasked", "mask_incorrect": "incorrect", NOT_JUDGED: "not_judged",
+         PASSER_BY: "passers_by", LEAVING: "leaving"}
 DEFAULT = {"without_mask": VIOLATION, "mask_incorrect": WARNING}
 
 
@@ -29,7 +35,7 @@ class Policy:
 
     def compliance(self, counts: dict[str, int]) -> float | None:
         """The share of the people judged who had a compliant label; None when nobody was judged."""
-        judged = {label: n for label, n in counts.items() if label != NOT_JUDGED}
+        judged = {label: n for label, n in counts.items() if label != NOT_JUDGED and label not in NOT_PEOPLE}
         total = sum(judged.values())
         return None if not total else sum(n for label, n in judged.items() if self.of(label) == OK) / total
 
@@ -53,8 +59,13 @@ def face_labels(labels: list[str]) -> list[str]:
 
 
 def countable(labels: list[str]) -> list[str]:
-    """What a person can be counted as: a face label, or not judged."""
-    return [*face_labels(labels), NOT_JUDGED]
+    """What a track can be counted as: a face label or not judged (a person), a passer-by or leaving."""
+    return [*face_labels(labels), NOT_JUDGED, *NOT_PEOPLE]
+
+
+def people(counts: dict[str, int]) -> int:
+    """How many people ``counts`` holds, passers-by and people leaving aside."""
+    return sum(n for label, n in counts.items() if label not in NOT_PEOPLE)
 
 
 def resolve(manifest, overrides: dict[str, str | None]) -> Policy:

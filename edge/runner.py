@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import CameraError, ConfigError, os_reason
 from .pipeline import Laps
-from .policy import Policy, compliance_text, counts_words
+from .policy import NOT_PEOPLE, Policy, compliance_text, counts_words
 
 log = logging.getLogger("edge-run")
 
@@ -29,14 +29,18 @@ def summary(session: dict[str, int], policy: Policy, fps: float, totals: dict[st
 def update_alerts(alerts, now: float, result, policy: Policy) -> None:
     """Tell the alerts the severities of who is in view and of who was counted in this frame."""
     alerts.update(now, {policy.of(label) for label in result.people_in_view()},
-                  [policy.of(person.label) for person in result.counted])
+                  [policy.of(person.label) for person in result.people])
 
 
 def record(store, people) -> None:
-    """Store the people the pipeline counted, one row each, and log them."""
+    """Store the people the pipeline counted (and those it recorded as no person of the door), one row each, and
+    log them."""
     for person in people:
         store.add(person.label, person.confidence, person.frames)
-        log.info("counted track %d: %s (%.2f)", person.track.id, person.label, person.confidence)
+        if person.label in NOT_PEOPLE:
+            log.info("track %d: %s, no person of this door", person.track.id, person.label)
+        else:
+            log.info("counted track %d: %s (%.2f)", person.track.id, person.label, person.confidence)
 
 
 @dataclass
@@ -72,7 +76,7 @@ class Outputs:
         if self._file is not None:
             self._file.write(json.dumps({"frame": index, "source": frame.source,
                                          "faces": [f.as_json() for f in result.faces]}) + "\n")
-        if self.snapshots is not None and result.counted:
+        if self.snapshots is not None and result.people:
             from .snapshots import save_snapshot
 
             save_snapshot(self.snapshots, frame.image, result, self.policy)

@@ -43,7 +43,21 @@ def pipeline_for(config: configs.RunConfig, models: Models, exact: bool = False)
     from .pipeline import Pipeline
 
     speed = {} if exact else config.speed.settings(models.detector.name)
-    return Pipeline(models.detector, models.classifier, **dataclasses.asdict(config.tracker), **speed)
+    return Pipeline(models.detector, models.classifier, door=door_for(config, models),
+                    **dataclasses.asdict(config.tracker), **speed)
+
+
+def door_for(config: configs.RunConfig, models: Models):
+    """The config's door; its face size, unset, the size the model was measured accurate from (else the size from
+    which the tracker judges a mask)."""
+    from .door import Door
+    from .view.status import accurate_from
+
+    d = config.door
+    count_px = d.count_px
+    if count_px is None:
+        count_px = accurate_from(models.classifier.artifact.metrics) or config.tracker.judge_px
+    return Door(None if d.region is None else tuple(map(tuple, d.region)), float(count_px), d.count)
 
 
 @dataclass
@@ -144,7 +158,7 @@ def _open_view(config: configs.RunConfig, models: Models, policy, labels: list[s
     info = {"source": config.camera.source, "detector": models.detector.name, "model": classifier.shown_name,
             "backend": classifier.artifact.backend, "policy": policy.severity}
     return open_view(config.view, info, config.output.db, policy, labels,
-                     accurate_from(classifier.artifact.metrics))
+                     accurate_from(classifier.artifact.metrics), door_for(config, models))
 
 
 def describe(runtime: Runtime) -> str:
@@ -226,7 +240,7 @@ def write_snapshot(path: Path, image, config: configs.RunConfig, models: Models)
     policy = policies.resolve(classifier.manifest, config.policy.overrides())
     result = pipeline_for(config, models, exact=True).process(image, independent=True)
     try:
-        written = cv2.imwrite(str(path), annotate(image, result, policy))
+        written = cv2.imwrite(str(path), annotate(image, result, policy, door_for(config, models)))
     except cv2.error:
         written = False
     if not written:

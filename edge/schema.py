@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import functools
 import re
+import tomllib
 import types
 import typing
 from typing import Annotated, Any
@@ -241,4 +242,11 @@ def from_text(annotation, text: str, meta: dict, where: str, error: type):
             return check(annotation, number, meta, where, error)
         if kind is str:
             return check(annotation, text, meta, where, error)
+        if typing.get_origin(kind) is list:  # written as in the file: [[0.2, 0], [0.8, 0], [0.5, 1]]
+            try:
+                value = tomllib.loads(f"value = {text}")["value"]
+            except tomllib.TOMLDecodeError:
+                raise error(f"{where} is {shown(text)}; write it as in the config file, such as "
+                            "[[0.2, 0], [0.8, 0], [0.5, 1]]") from None
+            return check(annotation, value, meta, where, error)
     return check(annotation, text, meta, where, error)  # the type error, worded like a file's

@@ -17,6 +17,14 @@ person who passed the face check but was never seen large enough to judge is cou
 judged when their track ends, never as unmasked; compliance is taken over the people judged.
 Someone standing ten seconds in the doorway is one track and one count.
 
+Only the people of this door are counted (``[door]``, edge.door): a track becomes a person once its face
+was at the door (in the counting region, ``count_px`` large, wholly in view) and it is walking in (its
+face grew ``GROWN`` times from the smallest it was seen at). Someone standing at the door is counted once
+their face kept its size for ``STILL_FRAMES`` frames, or as their track ends. A track that never came to
+the door is recorded, as it ends, as a passer-by; one that came to it only walking away (its face shrank
+and never grew) as leaving, or with ``count = "both"`` as a person not judged. Frames on which the
+frame's edge cuts the face neither judge a mask nor bring it to the door.
+
 A face is matched where its track is heading, not where it was last seen: each track keeps
 the speed its face moved at, in pixels per frame (frames without a detection count too, through
 ``skip``, so detection on every k-th frame and on every frame mix). A detector that misses a walking face for a
@@ -31,6 +39,8 @@ import numpy as np
 
 from .crops import box_centres, iou_matrix
 from .decision import predict_labels
+from .door import BOTH, GROWN, STILL, STILL_FRAMES, face_size
+from .policy import LEAVING, PASSER_BY
 
 # A face's box may differ from its track's last width, or from the width it was growing to, by this
 # factor, plus 2% a frame since it was last seen: room for a box's own jitter and for a walker speeding
@@ -57,6 +67,58 @@ class Track:
     judgeable: int = 0  # frames the face was large enough to judge
     best: list = field(default_factory=list)  # (quality, probabilities) of its best judgeable frames, best first
     no_face: bool = False  # the model called its best frames no face, on all ``best_frames`` of them
+    at_door: int = 0  # frames its face was at the door on
+    # The trend of its size: sums for a least-squares line of log(size) over the frames that did not cut it
+    # (n, t, y, tt, ty, yy), and the first and last of those frames. One box is not the face's size: YuNet's boxes
+    # of a face standing still vary by 7%, of a small face by 20%, Haar's by 40%; the line through all of them,
+    # and how far it can be trusted, are.
+    sizes: np.ndarray = field(default_factory=lambda: np.zeros(6))
+    sized_from: int = 0
+    sized_to: int = 0
+    approached: bool = False  # its face grew GROWN times, beyond doubt: walking in
+    other: str | None = None  # recorded as no person of this door: PASSER_BY or LEAVING
+
+    def sized(self, frame: int, size: float) -> None:
+        """A frame on which the whole face was seen ``size`` px large: which way it walks."""
+        y = np.log(max(size, 1e-9))
+        if not self.sizes[0]:
+            self.sized_from = frame
+        self.sized_to = frame
+        self.sizes += [1.0, frame, y, frame * frame, frame * y, y * y]
+        change, doubt = self.change()
+        self.approached |= change - doubt >= np.log(GROWN)
+
+    def change(self) -> tuple[float, float]:
+        """How much its face grew (log of the ratio; negative: shrank) from its first frame sized to its last,
+        along the line through all of them, and twice that figure's standard error (inf: too few frames)."""
+        n, t, y, tt, ty, yy = self.sizes
+        stt, sty, syy = tt - t * t / max(n, 1), ty - t * y / max(n, 1), yy - y * y / max(n, 1)
+        if n < 2 or stt <= 0:
+            return 0.0, float("inf")
+        span = self.sized_to - self.sized_from
+        slope = sty / stt
+        if n < 3:
+            return float(slope * span), float("inf")
+        residual = max(syy - slope * sty, 0.0) / (n - 2)
+        return float(slope * span), float(2 * np.sqrt(residual / stt) * span)
+
+    @property
+    def receded(self) -> bool:
+        """Walking away: its face shrank GROWN times, and never grew so."""
+        return not self.approached and self.change()[0] <= -np.log(GROWN)
+
+    @property
+    def still(self) -> bool:
+        """Standing at the door: over STILL_FRAMES frames or more, its face kept its size within STILL times,
+        beyond doubt."""
+        change, doubt = self.change()
+        return self.sizes[0] >= STILL_FRAMES and abs(change) + doubt < np.log(STILL)
+
+    def walking_in(self, ending: bool = False) -> bool:
+        """Whether the face grew, or stood still at the door; as its track ends, whether it grew at all."""
+        if self.approached or (not self.receded and self.still):
+            return True
+        return ending and self.change()[0] >= 0
 
     def predicted_width(self, frame: int) -> float:
         return float(self.box[2] * np.exp(self.growth * (frame - self.seen)))
@@ -81,8 +143,10 @@ class Tracker:
     def __init__(self, violation_index: int | None, threshold: float | None, min_hits: int = 3,
                  max_misses: int = 10, min_iou: float = 0.25, face_score: float = 0.0, judge_px: float = 0.0,
                  max_turn: float = 1.0, judge_frames: int = 1, best_frames: int = 5,
-                 not_face_index: int | None = None):
+                 not_face_index: int | None = None, count: str = BOTH):
+        """``count``: edge.door's ENTERING or BOTH."""
         self.violation_index, self.threshold, self.not_face_index = violation_index, threshold, not_face_index
+        self.count_both = count == BOTH
         self.min_hits, self.max_misses, self.min_iou = min_hits, max_misses, min_iou
         self.face_score, self.judge_px, self.max_turn = face_score, judge_px, max_turn
         self.judge_frames, self.best_frames = judge_frames, best_frames
@@ -108,8 +172,9 @@ class Tracker:
         return any(not t.counted and (t.hits < self.min_hits or (t.best_score >= self.face_score and not t.no_face))
                    for t in self.tracks)
 
-    def _count(self, track: Track, min_hits: int, ending: bool = False) -> bool:
-        """Count ``track`` if it has the evidence; as it ends, with the frames it has."""
+    def _count(self, track: Track, min_hits: int, ending: bool = False, one_frame: bool = False) -> bool:
+        """Count ``track`` if it has the evidence; as it ends, with the frames it has, or record it as no person
+        of this door (``other``). ``one_frame``: a photo of its own, on which nobody walks either way."""
         if track.counted or track.hits < min_hits or track.best_score < self.face_score:
             return False
         if not ending and track.judgeable < self.judge_frames:
@@ -120,14 +185,24 @@ class Tracker:
         if label == self.not_face_index:
             track.no_face = len(track.best) >= self.best_frames
             return False
-        if track.best:
+        walking_in = one_frame or track.walking_in(ending)
+        reached = track.at_door >= min_hits  # a glimpse of a face at the door is no one who came to it
+        if not ending and not (reached and walking_in):
+            return False
+        track.counted = True
+        if not reached:
+            track.other = PASSER_BY
+        elif not walking_in and not self.count_both:
+            track.other = LEAVING
+        elif track.best and walking_in:  # someone seen only walking away showed no face to judge: not judged
             track.label, track.confidence = label, float(mean[label])
-        track.counted = True  # with no label: not judged
         return True
 
-    def finish(self, min_hits: int | None = None) -> list[Track]:
-        """End every track (the input ended, or edge-run stops): the tracks counted as they end."""
-        ended = [t for t in self.tracks if self._count(t, self.min_hits if min_hits is None else min_hits, True)]
+    def finish(self, min_hits: int | None = None, one_frame: bool = False) -> list[Track]:
+        """End every track (the input ended, or edge-run stops): the tracks counted as they end. ``one_frame``:
+        the tracks of a photo of its own, whose faces are at the door if they are where it is."""
+        ended = [t for t in self.tracks
+                 if self._count(t, self.min_hits if min_hits is None else min_hits, True, one_frame)]
         self.tracks = []
         return ended
 
@@ -165,8 +240,9 @@ class Tracker:
                evidence: np.ndarray | None = None) -> tuple[list[Track], list[Track]]:
         """Match this frame's faces to tracks (or take ``assigned`` from match()) and update them.
 
-        ``evidence``: rows (detector score, turn, quality) of the faces; None: every face is a sure,
-        frontal one, judgeable if ``judge_px`` wide, its frames all alike.
+        ``evidence``: rows (detector score, turn, quality, cut, at door) of the faces (the last two: see
+        edge.door.Door.evidence); None: every face is a sure, frontal one at the door, judgeable if
+        ``judge_px`` wide, its frames all alike.
 
         Returns the track of each face (in the order of ``boxes``) and the tracks counted by this
         frame, those whose track ended in it included.
@@ -174,7 +250,7 @@ class Tracker:
         min_hits = self.min_hits if min_hits is None else min_hits
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         if evidence is None:
-            evidence = np.tile([1.0, 0.0, 1.0], (len(boxes), 1))
+            evidence = np.tile([1.0, 0.0, 1.0, 0.0, 1.0], (len(boxes), 1))
         assigned = self.match(boxes) if assigned is None else list(assigned)
         for track in self.tracks:
             if track not in assigned:
@@ -198,10 +274,13 @@ class Tracker:
             track.box, track.misses, track.seen = boxes[index], 0, self.frame
             track.hits += 1
             track.probability_sum += probabilities[index]
-            score, turned, quality = evidence[index]
+            score, turned, quality, edge, at_door = evidence[index]
             track.best_score = max(track.best_score, float(score))
-            if boxes[index][2] >= self.judge_px and turned <= self.max_turn:
-                track.seen_well(float(quality), probabilities[index], self.best_frames)
+            track.at_door += bool(at_door)
+            if not edge:  # the frame cut the face: its mask may be outside the picture, its size is not its own
+                track.sized(self.frame, float(face_size(boxes[index])[0]))
+                if boxes[index][2] >= self.judge_px and turned <= self.max_turn:
+                    track.seen_well(float(quality), probabilities[index], self.best_frames)
             if self._count(track, min_hits):
                 confirmed.append(track)
         self.frame += 1

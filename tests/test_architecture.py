@@ -11,7 +11,7 @@ PACKAGES = ("edge", "train", "export")
 LAYERS = [
     ("core", ("edge.errors", "edge.registry", "edge.schema", "edge.policy", "edge.decision", "edge.adapters",
               "edge.images", "edge.crops", "edge.motion", "edge.credentials", "edge.paths", "edge.manifest",
-              "edge.selftest", "edge.scoring", "edge.tracker", "edge.notify", "edge.clock", "edge.counts",
+              "edge.selftest", "edge.scoring", "edge.door", "edge.tracker", "edge.notify", "edge.clock", "edge.counts",
               "edge.snapshots")),
     ("backends", ("edge.detectors", "edge.cameras", "edge.classifiers", "edge.alerts", "edge.config")),
     ("runtime", ("edge.pipeline", "edge.runner", "edge.view", "edge.mqtt", "edge.prometheus", "edge.runtime",

@@ -213,8 +213,10 @@ def test_the_summary_is_this_runs_and_says_what_the_db_holds(tmp_path, face_mode
     for _ in range(2):
         assert run(tmp_path, face_models, clip) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[-1].startswith("masked=0 unmasked=2 incorrect=0 not_judged=0 compliance=0.0% fps=")
-    assert out[-1].endswith("(this run; counts.db holds masked=0 unmasked=4 incorrect=0 not_judged=0 in all)")
+    assert out[-1].startswith("masked=0 unmasked=2 incorrect=0 not_judged=0 passers_by=0 leaving=0 "
+                              "compliance=0.0% fps=")
+    assert out[-1].endswith("(this run; counts.db holds masked=0 unmasked=4 incorrect=0 not_judged=0 passers_by=0 "
+                            "leaving=0 in all)")
 
 
 def test_litert_and_onnx_name_a_backend_everywhere_and_logs_name_the_shipped_model(tmp_path, face_models, clip,

@@ -11,6 +11,7 @@ import pytest
 from edge.cli.report import main as edge_report
 from edge.clock import SystemClock, boot_id, kernel_synchronised, uptime
 from edge.counts import CORRECTED, UNSYNCED, CountStore, read_counts, read_unsynced
+from edge.door import Door
 from edge.mqtt import messages
 from edge.policy import Policy
 from edge.runner import Runner
@@ -141,7 +142,7 @@ def test_the_live_view_says_the_clock_is_not_synchronised(tmp_path):
     wall = SystemClock("auto", synchronised=lambda: False)
     store = CountStore(db, wall=wall)
     store.add("with_mask", 0.9, 5)
-    view = LiveView(("127.0.0.1", 0), 5.0, None, {}, db, Policy({}), ["with_mask"], None)
+    view = LiveView(("127.0.0.1", 0), 5.0, None, {}, db, Policy({}), ["with_mask"], None, Door())
     try:
         view.wall = wall
         status = view.status()

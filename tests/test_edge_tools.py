@@ -16,6 +16,7 @@ from edge.cli.eval import main as edge_eval
 from edge.cli.models import main as edge_models
 from edge.cli.report import main as edge_report
 from edge.counts import CountStore
+from edge.door import STILL_FRAMES
 from edge.paths import SHIPPED_MODELS
 
 
@@ -82,8 +83,9 @@ def test_edge_report_groups_by_day_and_hour_and_writes_csv(tmp_path, capsys):
     # a mask worn wrong is not compliant: a warning, not a masked person; someone not judged is counted in
     # the total but neither way in compliance
     assert rows == [["day", "with_mask", "without_mask", "mask_incorrect", "not_judged", "total",
-                     "compliance_percent"],
-                    ["2026-11-20", "2", "1", "0", "0", "3", "66.7"], ["2026-11-21", "1", "0", "1", "1", "3", "50.0"]]
+                     "compliance_percent", "passer_by", "leaving"],
+                    ["2026-11-20", "2", "1", "0", "0", "3", "66.7", "0", "0"],
+                    ["2026-11-21", "1", "0", "1", "1", "3", "50.0", "0", "0"]]
     assert edge_report(["--db", str(tmp_path / "counts.db"), "--by", "hour", "--since", "2026-11-21"]) == 0
     assert "2026-11-20" not in capsys.readouterr().out
 
@@ -216,7 +218,9 @@ def test_edge_bench_measures_the_fast_path(tmp_path, bundle, face_models):
     out = tmp_path / "bench.json"
     assert edge_bench(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
                        "--faces", "0", "1", "--detect-every", "1", "3", "--motion-gate", "--frames", "30",
-                       "--warmup", "3", "--json", str(out)]) == 0
+                       # the face stands in view: counted once it kept its size STILL_FRAMES frames, and looked for
+                       # on every frame until then
+                       "--warmup", str(STILL_FRAMES + 2), "--json", str(out)]) == 0
     runs = {(r["faces"], r["detect_every"]): r for r in json.loads(out.read_text())["runs"]}
     assert runs[1, 1]["detected_share"] == 1 and runs[1, 3]["detected_share"] == pytest.approx(1 / 3, abs=0.04)
     assert runs[0, 1]["detected_share"] == 0  # an empty, unchanging frame: the motion gate stays shut

@@ -7,6 +7,7 @@ from conftest import unmasked_face
 
 from edge.counts import CountStore
 from edge.detectors import create_detector
+from edge.door import STILL_FRAMES
 from edge.pipeline import Pipeline
 from edge.runner import record
 
@@ -47,13 +48,17 @@ def pipeline(detector, classifier, tmp_path, **speed):
     return Stored(Pipeline(detector, CountingClassifier(classifier), **speed), store), store
 
 
-def people_walking(face, people: int, frames_each: int, gap: int = 25, step: int = 4):
-    """People crossing the doorway one after the other, empty frames between them."""
+def people_walking(face, people: int, frames_each: int, gap: int = 25, step: int = 4, walk_up: int = 10):
+    """People walking up to the doorway (their face growing from 140 to 200 px over ``walk_up`` frames) and
+    through it, one after the other, empty frames between them."""
+    import cv2
+
     for _ in range(people):
         for i in range(frames_each):
             frame = BACKGROUND.copy()
-            x = 20 + i * step
-            frame[140:340, x:x + 200] = face
+            side = 200 - 60 * max(0, walk_up - i) // max(walk_up, 1)
+            x, y = 20 + i * step + (200 - side) // 2, 140 + (200 - side) // 2
+            frame[y:y + side, x:x + side] = face if side == 200 else cv2.resize(face, (side, side))
             yield frame
         yield from (BACKGROUND.copy() for _ in range(gap))
 
@@ -99,10 +104,11 @@ def test_haar_fastest_settings_count_what_every_frame_detection_counts(classifie
 
 def test_detection_every_third_frame_keeps_faces_at_their_tracked_boxes(detector, classifier, face, tmp_path):
     pipe, _ = pipeline(detector, classifier, tmp_path, detect_every=3)
-    results = [pipe.process(frame) for frame in people_walking(face, 1, 30, gap=0, step=0)]
-    # Every frame while the person is new (counted at min_hits = 3, on frame 2), then every 3rd.
-    assert [bool(r.counted) for r in results[:4]] == [False, False, True, False]
-    assert pipe.detections == 3 + 9
+    results = [pipe.process(frame) for frame in people_walking(face, 1, 30, gap=0, step=0, walk_up=0)]
+    # Every frame while the person is new (someone standing at the door is counted once they kept their size for
+    # STILL_FRAMES frames), then every 3rd.
+    assert [bool(r.counted) for r in results[:STILL_FRAMES + 1]] == [False] * (STILL_FRAMES - 1) + [True, False]
+    assert pipe.detections == STILL_FRAMES + sum(frame % 3 == 0 for frame in range(STILL_FRAMES, 30))
     tracked = [r.faces for r in results]
     assert all(len(faces) == 1 for faces in tracked)
     assert len({faces[0].track for faces in tracked}) == 1
@@ -125,10 +131,10 @@ def test_motion_gate_skips_an_idle_doorway_and_opens_for_a_person(detector, clas
 
 
 def test_settled_people_are_not_classified_again(detector, classifier, face, tmp_path):
-    frames = list(people_walking(face, 1, 40, gap=0, step=2))
+    frames = list(people_walking(face, 1, 40, gap=0, step=2, walk_up=0))
     pipe, store = pipeline(detector, classifier, tmp_path, settled=0.9)
     labels = [pipe.process(frame).faces[0].label for frame in frames]
-    assert pipe.classifier.faces == 3  # until counted at min_hits = 3, sure of the label from then on
+    assert pipe.classifier.faces == STILL_FRAMES  # until counted (standing still), sure of the label from then on
     assert set(labels) == {"without_mask"} and store.totals() == {"without_mask": 1}
     every, _ = pipeline(detector, classifier, tmp_path, settled=None)
     for frame in frames:

@@ -24,7 +24,8 @@ from edge.cli.report import main as edge_report
 from edge.cli.run import main as edge_run
 
 REPO = Path(__file__).resolve().parents[1]
-EVENT_KEYS = {"id", "time", "label", "confidence", "track_length", "violation", "model", "clock_synchronised"}
+EVENT_KEYS = {"id", "time", "label", "person", "confidence", "track_length", "violation", "model",
+              "clock_synchronised"}
 PASSWORD = "door-Pa55word-7"
 
 
@@ -199,7 +200,8 @@ HA_REQUIRED = {"unique_id", "state_topic", "device", "availability_topic", "payl
 
 
 def check_discovery(configs: dict[str, bytes], device_topic: str) -> None:
-    assert len(configs) == 6, sorted(configs)  # a sensor per label and not judged, compliance, the violation
+    assert len(configs) == 8, sorted(configs)  # a sensor per label, not judged, passers-by and leaving, compliance,
+    # the violation
     devices, unique = set(), set()
     for topic, payload in configs.items():
         assert HA_TOPIC.fullmatch(topic), topic
@@ -214,7 +216,7 @@ def check_discovery(configs: dict[str, bytes], device_topic: str) -> None:
         unique.add(config["unique_id"])
         if "/binary_sensor/" in topic:
             assert (config["payload_on"], config["payload_off"]) == ("ON", "OFF")
-    assert len(devices) == 1 and len(unique) == 6  # one HA device per doorway, an id per entity
+    assert len(devices) == 1 and len(unique) == 8  # one HA device per doorway, an id per entity
 
 
 @pytest.mark.shared
@@ -241,7 +243,8 @@ def test_events_state_availability_and_discovery_after_a_run(tmp_path, face_mode
     kept = retained(broker.port)
     assert kept["maskwatch/door1/availability"] == b"offline"  # a clean stop says so
     state = json.loads(kept["maskwatch/door1/state"])
-    assert state["today"] == {"with_mask": 0, "without_mask": 3, "mask_incorrect": 0, "not_judged": 0}
+    assert state["today"] == {"with_mask": 0, "without_mask": 3, "mask_incorrect": 0, "not_judged": 0,
+                              "passer_by": 0, "leaving": 0}
     assert state["compliance"] == 0.0 and state["last_event"] == events[-1]["time"]
     assert state["date"] == datetime.now().date().isoformat()  # the day its counts are for
     check_discovery({t: p for t, p in kept.items() if t.startswith("homeassistant/")}, "maskwatch/door1")
@@ -407,10 +410,11 @@ def test_fleet_report_shows_every_doorway(tmp_path, face_models, walk_video, bro
     assert "2 doorway(s)" in out
     lines = (tmp_path / "doors.csv").read_text().splitlines()
     assert lines[0].startswith("doorway,with_mask,without_mask,mask_incorrect,not_judged,total,compliance_percent,"
-                               "status")
-    assert [line.split(",")[:8] for line in lines[1:]] == [
-        ["back-door", "0", "1", "0", "0", "1", "0.0", "offline"],
-        ["front-door", "0", "1", "0", "0", "1", "0.0", "offline"], ["total", "0", "2", "0", "0", "2", "0.0", ""]]
+                               "passer_by,leaving,status")
+    assert [line.split(",")[:10] for line in lines[1:]] == [
+        ["back-door", "0", "1", "0", "0", "1", "0.0", "0", "0", "offline"],
+        ["front-door", "0", "1", "0", "0", "1", "0.0", "0", "0", "offline"],
+        ["total", "0", "2", "0", "0", "2", "0.0", "0", "0", ""]]
     # a doorway that went offline on an earlier day: its retained state holds that day's counts
     old = {"date": "2026-11-30", "today": {"with_mask": 7, "without_mask": 2, "mask_incorrect": 0, "not_judged": 0},
            "compliance": 77.8, "last_event": "2026-11-30T17:59:00.000Z"}
@@ -425,9 +429,9 @@ def test_fleet_report_shows_every_doorway(tmp_path, face_models, walk_video, bro
     sender.loop_stop()
     sender.disconnect()
     assert edge_report(["--mqtt", f"127.0.0.1:{broker.port}", "--csv", str(tmp_path / "doors.csv")]) == 0
-    rows = [line.split(",")[:8] for line in (tmp_path / "doors.csv").read_text().splitlines()[1:]]
-    assert ["side-door", "0", "0", "0", "0", "0", "n/a", "offline since 2026-11-30"] in rows
-    assert rows[-1] == ["total", "0", "2", "0", "0", "2", "0.0", ""]  # not counted as today's
+    rows = [line.split(",")[:10] for line in (tmp_path / "doors.csv").read_text().splitlines()[1:]]
+    assert ["side-door", "0", "0", "0", "0", "0", "n/a", "0", "0", "offline since 2026-11-30"] in rows
+    assert rows[-1] == ["total", "0", "2", "0", "0", "2", "0.0", "0", "0", ""]  # not counted as today's
     broker.stop()
     assert edge_report(["--mqtt", f"127.0.0.1:{broker.port}"]) == 1
     assert "cannot reach the MQTT broker" in capsys.readouterr().err

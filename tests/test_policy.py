@@ -73,8 +73,9 @@ def test_the_summary_counts_incorrect_masks_and_leaves_them_and_the_not_judged_o
     policy = Policy({"with_mask": OK, "without_mask": VIOLATION, "mask_incorrect": WARNING})
     line = summary(store.session(), policy, 10.0, store.totals(), "counts.db")
     # compliance is over the four people judged: the one never seen well enough is neither way
-    assert line == ("masked=2 unmasked=1 incorrect=1 not_judged=1 compliance=50.0% fps=10.0 "
-                    "(this run; counts.db holds masked=2 unmasked=1 incorrect=1 not_judged=1 in all)")
+    assert line == ("masked=2 unmasked=1 incorrect=1 not_judged=1 passers_by=0 leaving=0 compliance=50.0% fps=10.0 "
+                    "(this run; counts.db holds masked=2 unmasked=1 incorrect=1 not_judged=1 passers_by=0 leaving=0 "
+                    "in all)")
     assert policy.compliance({"not_judged": 3}) is None
     store.close()
     # a site that counts a mask worn wrong as compliant says so in [policy]
@@ -137,14 +138,14 @@ def test_edge_run_with_a_three_class_model_counts_and_alerts_by_the_configured_p
                         "--violation", "with_mask,without_mask,mask_incorrect"]) == 0
     report = capsys.readouterr().out
     day = next(line for line in report.splitlines() if line[:4].isdigit())  # (a note on the clock may follow)
-    assert "mask_incorrect" in report and day.endswith("0.0")
+    assert "mask_incorrect" in report and day.split()[-3] == "0.0"  # compliance, then passers-by and leaving
 
 
 def test_not_face_is_no_count_and_has_no_severity():
     """A model with a not_face label: nobody is counted as that (no DB label, no MQTT sensor, no edge-report
     column), and export writes no severity for it, so the false-alarm threshold is not chosen on it either."""
     labels = ["with_mask", "without_mask", "mask_incorrect", "not_face"]
-    assert countable(labels) == ["with_mask", "without_mask", "mask_incorrect", "not_judged"]
+    assert countable(labels) == ["with_mask", "without_mask", "mask_incorrect", "not_judged", "passer_by", "leaving"]
     assert default_for(labels, "without_mask") == {"with_mask": OK, "without_mask": VIOLATION,
                                                    "mask_incorrect": WARNING}
-    assert countable(labels[:2]) == ["with_mask", "without_mask", "not_judged"]
+    assert countable(labels[:2]) == ["with_mask", "without_mask", "not_judged", "passer_by", "leaving"]

@@ -106,6 +106,36 @@ def test_walkthrough_counts_boxed_photos_against_their_boxes(tmp_path, mask_imag
     assert [clip["counted"] for clip in run["per_clip"]] == [{"without_mask": 1}, {"with_mask": 1}]
 
 
+def test_walkthrough_clips_of_people_the_door_must_not_count(tmp_path, face_models, face):
+    """One photo of a real face: the camera panning across it far away, the walk-up played backwards and the face
+    held on the frame's edge count nobody; walking away is recorded as leaving; a PNG per kind."""
+    import cv2
+
+    from train.split import held_out
+
+    data = tmp_path / "scenes"
+    (data / "images").mkdir(parents=True)
+    (data / "annotations").mkdir()
+    name = next(f"photo{i}" for i in range(100) if held_out(f"photo{i}"))
+    photo = np.full((1200, 1600, 3), 90, np.uint8)
+    photo[500:700, 700:900] = face
+    cv2.imwrite(str(data / "images" / f"{name}.jpg"), photo)
+    (data / "annotations" / f"{name}.xml").write_text(
+        "<annotation><object><name>without_mask</name><bndbox><xmin>720</xmin><ymin>510</ymin><xmax>880</xmax>"
+        "<ymax>690</ymax></bndbox></object></annotation>")
+    out = tmp_path / "w.json"
+    result = script("-m", "train.walkthrough", "--data", data, "--detector-dir", face_models, "--setting", "preset",
+                    "--kind", "walk-up", "walk-by", "walk-away", "edge", "--json", out, "--png", tmp_path / "w.png")
+    assert result.returncode == 0, result.stderr
+    runs = {run["kind"]: run for run in json.loads(out.read_text())["runs"]}
+    assert runs["walk-up"]["counted_right"]["without_mask"] == 1
+    for kind in ("walk-by", "walk-away", "edge"):
+        assert runs[kind]["clips"] == 1 and runs[kind]["nobody_counted"] == 1.0, runs[kind]
+        assert runs[kind]["people_per_clip"] == 0
+    assert runs["walk-away"]["recorded"] == {"leaving": 1}
+    assert not list(tmp_path.glob("w*.png"))  # no clip counted wrong: no worst clips to show
+
+
 def test_walkthrough_at_night_runs_the_device_on_grey_frames(mask_images, face_models):
     """The night camera's clip reaches the pipeline grey, and the real face on it is still found and counted."""
     from conftest import unmasked_face

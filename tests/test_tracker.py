@@ -1,5 +1,6 @@
 import numpy as np
 
+from edge.door import STILL_FRAMES
 from edge.tracker import Tracker
 
 WITH, WITHOUT = np.array([0.9, 0.1]), np.array([0.2, 0.8])
@@ -20,7 +21,8 @@ def test_one_person_over_three_hundred_frames_is_counted_once():
         counted += [(frame, track) for track in confirmed]
     assert len(counted) == 1
     frame, track = counted[0]
-    assert frame == 2 and track.label == 1  # counted as soon as it was confirmed, on the third frame
+    # someone at the door who neither walks up nor away is counted once they kept their size so long
+    assert frame == STILL_FRAMES - 1 and track.label == 1
 
 
 def test_two_people_side_by_side_are_two_counts_with_their_own_labels():
@@ -47,8 +49,8 @@ def test_short_dropouts_keep_the_track_and_brief_flickers_are_not_counted():
 
 def test_label_is_decided_over_the_track_not_one_frame():
     tracker = Tracker(violation_index=1, threshold=0.5, min_hits=3)
-    boxes = walk(0, 3)
-    probabilities = [WITH, WITH, np.array([0.45, 0.55])]  # a last unsure frame
+    boxes = walk(0, STILL_FRAMES)  # counted on the last, standing still at the door
+    probabilities = [WITH] * (STILL_FRAMES - 1) + [np.array([0.45, 0.55])]  # a last unsure frame
     for box, p in zip(boxes, probabilities, strict=True):
         _, confirmed = tracker.update(box[None], p[None])
     assert confirmed[0].label == 0
@@ -85,11 +87,12 @@ def test_a_box_of_another_size_does_not_take_a_face_off_its_course():
 
 
 def steady(tracker, boxes, probabilities, scores, qualities=None):
-    """Feed one face's boxes with their probabilities and (score, quality) evidence; the tracks counted."""
+    """Feed one face's boxes, at the door and not cut, with their probabilities and (score, quality) evidence; the
+    tracks counted."""
     counted = []
     for i, (box, p) in enumerate(zip(boxes, probabilities, strict=True)):
         quality = box[2] if qualities is None else qualities[i]
-        _, confirmed = tracker.update(box[None], p[None], evidence=np.array([[scores[i], 0.0, quality]]))
+        _, confirmed = tracker.update(box[None], p[None], evidence=np.array([[scores[i], 0.0, quality, 0.0, 1.0]]))
         counted += confirmed
     return counted
 
@@ -116,7 +119,7 @@ def test_a_face_first_seen_small_and_blurred_is_labelled_by_its_best_frames():
     qualities = [1.0] * 8 + [2.0, 30.0, 40.0, 50.0, 60.0]
     counted = []
     for i, (box, p) in enumerate(zip(boxes, probabilities, strict=True)):
-        _, confirmed = tracker.update(box[None], p[None], evidence=np.array([[0.9, 0.0, qualities[i]]]))
+        _, confirmed = tracker.update(box[None], p[None], evidence=np.array([[0.9, 0.0, qualities[i], 0.0, 1.0]]))
         counted += [(i, t, [q for q, _ in t.best]) for t in confirmed]
     ((frame, person, judged_on),) = counted
     assert frame == 10 and person.label == 1  # the third frame at least 32 px wide
@@ -147,7 +150,7 @@ def test_a_back_of_head_track_is_counted_not_judged_never_unmasked():
     head = [np.array([200.0 + 2 * i, 120.0, 70.0, 80.0]) for i in range(40)]
     counted = []
     for box in head:
-        counted += tracker.update(box[None], WITHOUT[None], evidence=np.array([[0.8, 2.5, 50.0]]))[1]
+        counted += tracker.update(box[None], WITHOUT[None], evidence=np.array([[0.8, 2.5, 50.0, 0.0, 1.0]]))[1]
     assert counted == []  # not counted unmasked while in view
     assert [(t.label, t.counted) for t in tracker.finish()] == [(None, True)]
     # the same person turning to the camera for three frames is judged on those
@@ -156,7 +159,7 @@ def test_a_back_of_head_track_is_counted_not_judged_never_unmasked():
     turns = [2.5] * 30 + [0.2] * 3
     counted = []
     for box, turned in zip(head, turns, strict=False):
-        counted += tracker.update(box[None], WITHOUT[None], evidence=np.array([[0.8, turned, 50.0]]))[1]
+        counted += tracker.update(box[None], WITHOUT[None], evidence=np.array([[0.8, turned, 50.0, 0.0, 1.0]]))[1]
     assert [t.label for t in counted] == [1]
 
 
@@ -191,7 +194,7 @@ def test_a_real_face_first_taken_for_no_face_is_counted_once_its_best_frames_sho
     qualities = [1.0, 1.0, 1.0, 1.0, 30.0, 40.0, 50.0, 60.0]
     counted = []
     for i, (box, p) in enumerate(zip(boxes, probabilities, strict=True)):
-        _, confirmed = tracker.update(box[None], p[None], evidence=np.array([[0.9, 0.0, qualities[i]]]))
+        _, confirmed = tracker.update(box[None], p[None], evidence=np.array([[0.9, 0.0, qualities[i], 0.0, 1.0]]))
         counted += [(i, t) for t in confirmed]
     ((frame, person),) = counted
     assert frame == 5 and person.label == 1  # two of the three best frames are the face's
@@ -203,11 +206,11 @@ def test_a_track_never_seen_well_and_called_no_face_on_all_its_frames_is_nobody_
                       not_face_index=3)
     head = [np.array([200.0 + 2 * i, 120.0, 70.0, 80.0]) for i in range(40)]
     for box in head:  # turned away on every frame: never judgeable
-        assert tracker.update(box[None], PATTERN[None], evidence=np.array([[0.8, 2.5, 50.0]]))[1] == []
+        assert tracker.update(box[None], PATTERN[None], evidence=np.array([[0.8, 2.5, 50.0, 0.0, 1.0]]))[1] == []
     assert tracker.finish() == []
     # the same turned-away track that the model takes for a face is a person not judged, as before
     tracker = Tracker(violation_index=1, threshold=0.3, min_hits=3, face_score=0.66, judge_px=32, max_turn=2.0,
                       not_face_index=3)
     for box in head:
-        tracker.update(box[None], FACE[None], evidence=np.array([[0.8, 2.5, 50.0]]))
+        tracker.update(box[None], FACE[None], evidence=np.array([[0.8, 2.5, 50.0, 0.0, 1.0]]))
     assert [(t.label, t.counted) for t in tracker.finish()] == [(None, True)]

@@ -137,7 +137,8 @@ def test_view_serves_page_stream_and_status_while_edge_run_counts(tmp_path, face
         status, body = get(url + "status.json")
         figures = json.loads(body)
         assert status == 200 and figures["detector"] == "yunet" and figures["backend"] == "litert-int8"
-        assert set(figures["today"]["counts"]) == {"with_mask", "without_mask", "mask_incorrect", "not_judged"}
+        assert set(figures["today"]["counts"]) == {"with_mask", "without_mask", "mask_incorrect", "not_judged",
+                                                   "passer_by", "leaving"}
         assert figures["frames"] > 0 and figures["fps"] > 0 and "detect" in figures["stages_ms"]
         assert figures["aim"]["median_face_px"] > 100 and "px" in figures["aim"]["hint"]
         # a lit doorway and a sharp face: nothing to warn of; no MQTT configured, no link to show
@@ -381,3 +382,49 @@ def test_the_page_says_stale_when_edge_run_stops_answering_and_shows_the_brokers
         run.kill()
         if browser is not None:
             browser.close()
+
+
+@pytest.mark.shared
+def test_a_real_browser_shows_the_door_drawn_on_the_stream_and_its_size(tmp_path, face_models, walk_video):
+    """The region's outline and the count_px square in cyan on the stream, as the browser shows it (its pixels
+    read back from a canvas), and the Door panel saying them and the aid's proposal."""
+    from browser import Browser
+
+    from edge.snapshots import DOOR
+
+    clip = walk_video(tmp_path / "long.avi", frames=600)
+    run = EdgeRun(tmp_path, face_models, clip, "--fps", "10", "--view", "0",
+                  "--door-region", "[[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]", "--count-px", "100")
+    browser = None
+    try:
+        browser = Browser(tmp_path / "profile", run.url())
+        deadline = time.monotonic() + 60
+        def door() -> str:  # empty until the page has loaded
+            return browser.evaluate("(document.getElementById('door') || {}).textContent") or ""
+
+        while "4-sided region" not in door() or not browser.evaluate("document.getElementById('stream').naturalWidth"):
+            assert time.monotonic() < deadline, door()
+            time.sleep(0.2)
+        said = browser.evaluate("document.getElementById('door').textContent")
+        hint = browser.evaluate("document.getElementById('doorhint').textContent")
+        # the stream's frame as the browser shows it: (x, y) -> [r, g, b]
+        pixels = browser.evaluate("""(() => {
+            const img = document.getElementById('stream'), canvas = document.createElement('canvas');
+            canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+            const context = canvas.getContext('2d');
+            context.drawImage(img, 0, 0);
+            const at = (x, y) => Array.from(context.getImageData(x, y, 1, 1).data.slice(0, 3));
+            return {size: [img.naturalWidth, img.naturalHeight], top: at(320, 48), left: at(64, 100),
+                    square: at(8, 420), inside: at(320, 100)};
+        })()""")
+    finally:
+        run.kill()
+        if browser is not None:
+            browser.close()
+    assert "from a face of 100 px" in said and "walking in" in said
+    assert "faces count from 100 px" in hint or "count_px =" in hint
+    cyan = [DOOR[2], DOOR[1], DOOR[0]]  # as RGB
+    assert pixels["size"] == [640, 480]
+    for where in ("top", "left", "square"):  # the region's top and left sides, the size square's left side
+        assert np.abs(np.array(pixels[where]) - cyan).max() < 60, (where, pixels)
+    assert np.abs(np.array(pixels["inside"]) - 80).max() < 30, pixels  # the wall inside the region: undrawn

@@ -24,6 +24,19 @@ Each counted person is matched to the face they were (their median box, mapped b
 ``mask_incorrect`` label; for a two-class model they may be counted as anything, and what they
 were counted as is reported.
 
+Besides the walk-up, clip kinds made from the same photos hold people a door must not count
+(``--kind``; the truth for each is that nobody is counted):
+
+- *walk-by*: the camera pans across the photo at a scale where its largest face is ``FAR_PX`` wide:
+  people who cross the picture and never come close;
+- *walk-away*: the walk-up played backwards, every face shrinking and leaving (only photos whose
+  faces grow at least ``AWAY_GROWTH`` times in the walk-up: a clip of a still photo goes nowhere);
+- *edge*: a photo with one boxed face, the camera closing in on it as in the walk-up but with the
+  face's centre held on the frame's left, right or bottom edge, so the frame always cuts it.
+
+For these, a clip is right when nobody is counted (a passer-by or someone leaving may be recorded as
+such); the figures are the share of clips so and the people counted per clip, by label.
+
 ``--camera night`` makes every frame grey, as a camera in night (infrared) mode sees it.
 
 Held out: a photo whose name's sha1 ends in a hex digit below 3 (about 19% of them); training on
@@ -32,7 +45,8 @@ scenes-ilc must leave these out (``held_out``).
 Usage::
 
     python -m train.walkthrough --data ../shared/datasets/scenes-ilc --detector-dir ../shared/models/face \\
-        --detector yunet haar --setting every-frame fast --json runs/walkthrough.json --png runs/walkthrough.png
+        --detector yunet haar --setting every-frame fast --kind walk-up walk-by \\
+        --json runs/walkthrough.json --png runs/walkthrough.png
 """
 
 import argparse
@@ -53,7 +67,7 @@ from edge.console import Parser, key_number, whole_number
 from edge.crops import iou_matrix
 from edge.images import read_image
 from edge.pipeline import Person, Pipeline
-from edge.policy import NOT_JUDGED, face_labels, resolve
+from edge.policy import NOT_JUDGED, NOT_PEOPLE, face_labels, resolve
 from edge.runtime import load_models, pipeline_for
 from train.dataset import voc_faces
 from train.split import held_out
@@ -62,6 +76,10 @@ UNBOXED = Path(__file__).with_name("reviewed") / "walkthrough-unboxed.json"
 KEEP_FACES = 0.995  # of the real faces, the share the face check must let through
 FRAME = (640, 480)
 FRAMES = 30
+KINDS = ("walk-up", "walk-by", "walk-away", "edge")
+FAR_PX = 32  # a walk-by's largest face box, its longer side, px: someone crossing far behind the door
+AWAY_GROWTH = 2.0  # a walk-away clip's faces shrink at least this many times: from 1 m to 2 m and more
+EDGES = ("left", "right", "bottom")  # where an edge clip cuts its face, by turns
 # The settings compared, as edge-run's [speed] section would hold them.
 SETTINGS = {
     "preset": {},  # edge-run's default for the detector
@@ -94,6 +112,51 @@ def windows(photo_shape, boxes: np.ndarray) -> np.ndarray:
     path = start + (end - start) * steps
     return np.column_stack([path[:, 0] - path[:, 2] / 2, path[:, 1] - path[:, 2] / aspect / 2,
                             path[:, 2], path[:, 2] / aspect])
+
+
+def clip_windows(kind: str, photo_shape, boxes: np.ndarray, turn: int) -> np.ndarray | None:
+    """The camera's windows for a clip of ``kind``; None when the photo cannot make one (``turn`` picks the
+    edge an edge clip cuts its face at)."""
+    walk_up = windows(photo_shape, boxes)
+    if kind == "walk-up":
+        return walk_up
+    if kind == "walk-away":
+        grows = walk_up[0, 2] / walk_up[-1, 2]
+        return walk_up[::-1] if grows >= AWAY_GROWTH else None
+    if kind == "walk-by":
+        return pan(photo_shape, boxes)
+    if len(boxes) != 1:  # edge: other faces would be in view, wholly, and rightly counted
+        return None
+    return cut(walk_up, boxes[0], EDGES[turn % len(EDGES)])
+
+
+def pan(photo_shape, boxes: np.ndarray) -> np.ndarray:
+    """A camera panning across the faces at a scale where the largest is ``FAR_PX`` large (the photo's own
+    scale if it is already smaller): they enter at one side of the frame and leave at the other. Large by
+    the longer side of its box: annotators box some faces narrower than the detector does."""
+    aspect = FRAME[0] / FRAME[1]
+    width = max(FRAME[0], FRAME[0] * boxes[:, 2:].max() / FAR_PX)
+    x0, x1 = boxes[:, 0].min(), (boxes[:, 0] + boxes[:, 2]).max()
+    cy = ((boxes[:, 1] + boxes[:, 3] / 2).min() + (boxes[:, 1] + boxes[:, 3] / 2).max()) / 2
+    # from the faces just beyond the frame's right edge to just beyond its left one
+    cx = np.linspace(x0 - width / 2 - boxes[:, 2].max(), x1 + width / 2 + boxes[:, 2].max(), FRAMES)
+    return np.column_stack([cx - width / 2, np.full(FRAMES, cy - width / aspect / 2), np.full(FRAMES, width),
+                            np.full(FRAMES, width / aspect)])
+
+
+def cut(walk_up: np.ndarray, box: np.ndarray, edge: str) -> np.ndarray:
+    """The walk-up's windows, moved so the face's centre stays on one edge of the frame."""
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    moved = walk_up.copy()
+    moved[:, 1] = cy - moved[:, 3] / 2
+    if edge == "left":
+        moved[:, 0] = cx
+    elif edge == "right":
+        moved[:, 0] = cx - moved[:, 2]
+    else:
+        moved[:, 0] = cx - moved[:, 2] / 2
+        moved[:, 1] = cy - moved[:, 3]
+    return moved
 
 
 def frame_at(photo: np.ndarray, window) -> np.ndarray:
@@ -144,11 +207,19 @@ class Clip:
     truth: list[str]  # label of each face
     widths: list[float]  # its width in the last frame, px
     counted: dict[str, int]
-    # each counted person: (label, its box in the photo's pixels, the truth face it is or None, the detector's
-    # best score for it)
+    # each counted person (of the door): (label, its box in the photo's pixels, the truth face it is or None, the
+    # detector's best score for it)
     people: list[tuple[str, list[float], int | None, float]] = dataclasses.field(default_factory=list)
     last_frame: np.ndarray | None = None
     last_faces: list = dataclasses.field(default_factory=list)
+
+    def judge_nobody(self) -> dict:
+        """A clip of people this door must not count: the people it counted anyway, by label (passers-by and
+        people leaving, recorded as such, are no people)."""
+        counted = {label: n for label, n in self.counted.items() if label not in NOT_PEOPLE}
+        return {"people_counted": sum(counted.values()), "counted": counted,
+                "recorded": {label: n for label, n in self.counted.items() if label in NOT_PEOPLE},
+                "exact": not counted}
 
     def judge(self, labels: list[str], min_face: float, unboxed: list[list[float]] = (),
               false_faces: list[list[float]] = ()) -> dict:
@@ -195,10 +266,12 @@ class Clip:
                 "confusion": {truth: dict(row) for truth, row in confusion.items()}, "exact": wrong == 0 and extra == 0}
 
 
-def run_clip(pipeline: Pipeline, photo: np.ndarray, name: str, faces, keep: bool, night: bool = False) -> Clip:
-    """``night``: the camera in night (infrared) mode, which sees in grey."""
+def run_clip(pipeline: Pipeline, photo: np.ndarray, name: str, faces, keep: bool, night: bool = False,
+             path: np.ndarray | None = None) -> Clip:
+    """``night``: the camera in night (infrared) mode, which sees in grey; ``path``: the camera's windows
+    (default: the walk-up's)."""
     boxes = np.stack([box for _, box in faces])
-    path = windows(photo.shape, boxes)
+    path = windows(photo.shape, boxes) if path is None else path
     result = None
     seen: dict[int, list[np.ndarray]] = {}
     counted: list[Person] = []
@@ -211,8 +284,8 @@ def run_clip(pipeline: Pipeline, photo: np.ndarray, name: str, faces, keep: bool
         for face in result.faces:
             seen.setdefault(face.track, []).append(to_photo(np.array(face.box, np.float64), window))
     counted += pipeline.finish()  # the clip ends: so does everyone's track
-    people = []
-    for person in counted:
+    people = []  # passers-by and people leaving, recorded as such, are in ``counted`` only
+    for person in (person for person in counted if person.label not in NOT_PEOPLE):
         box = np.median(np.stack(seen[person.track.id]), axis=0)
         people.append((person.label, [round(float(v), 1) for v in box], matches([box], boxes)[0],
                        round(person.track.best_score, 4)))
@@ -261,6 +334,18 @@ def summarize(judged: list[dict], clips: list[Clip], labels: list[str], min_face
     }
 
 
+def summarize_nobody(judged: list[dict], clips: list[Clip]) -> dict:
+    """A kind of clip in which nobody is to be counted: the share of clips that counted nobody, the people
+    counted per clip and as what, and the passers-by and people leaving recorded as such."""
+    counted, recorded = Counter(), Counter()
+    for j in judged:
+        counted.update(j["counted"])
+        recorded.update(j["recorded"])
+    return {"clips": len(clips), "nobody_counted": round(sum(j["exact"] for j in judged) / max(1, len(clips)), 4),
+            "people_per_clip": round(sum(j["people_counted"] for j in judged) / max(1, len(clips)), 4),
+            "counted_as": dict(counted), "recorded": dict(recorded)}
+
+
 def face_score_floor(clips: list[Clip], min_face: float, keep: float = KEEP_FACES) -> float | None:
     """The detector score that ``keep`` of the countable real faces counted reached on their best frame:
     run on the training photos with the face check off (``--photos training --tracker face_score=0``), it is the
@@ -275,6 +360,8 @@ def worst_png(path: Path, clips: list[Clip], judged: list[dict], policy, title: 
     from edge.snapshots import annotate
 
     def error(j):
+        if "people_counted" in j:  # a clip in which nobody is to be counted
+            return j["people_counted"]
         return j["extra"] + sum(n - j["right"][label] for label, n in j["need"].items())
 
     order = [i for i in sorted(range(len(clips)), key=lambda i: -error(judged[i])) if error(judged[i])][:8]
@@ -284,11 +371,14 @@ def worst_png(path: Path, clips: list[Clip], judged: list[dict], policy, title: 
     for i in order:
         clip = clips[i]
         tile = annotate(clip.last_frame, SimpleNamespace(faces=clip.last_faces), policy)
-        loose = sum(t not in judged[i]["need"] for t in clip.truth)
-        truth = ", ".join([f"{n} {label}" for label, n in judged[i]["need"].items() if n]
-                          + ([f"{loose} mask_incorrect (any label)"] if loose else []))
+        if "people_counted" in judged[i]:
+            truth = "nobody to count"
+        else:
+            loose = sum(t not in judged[i]["need"] for t in clip.truth)
+            truth = ", ".join([f"{n} {label}" for label, n in judged[i]["need"].items() if n]
+                              + ([f"{loose} mask_incorrect (any label)"] if loose else [])) or "only small faces"
         counted = ", ".join(f"{n} {label}" for label, n in clip.counted.items()) or "nobody"
-        for row, text in enumerate((clip.name[:12], f"truth: {truth or 'only small faces'}", f"counted: {counted}")):
+        for row, text in enumerate((clip.name[:12], f"truth: {truth}", f"counted: {counted}")):
             cv2.putText(tile, text, (8, 22 + 22 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 4, cv2.LINE_AA)
             cv2.putText(tile, text, (8, 22 + 22 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1,
                         cv2.LINE_AA)
@@ -309,6 +399,8 @@ def main(argv=None) -> int:
     p.add_argument("--detector-dir", type=Path, required=True)
     p.add_argument("--detector", nargs="+", default=["yunet"], choices=detectors.names())
     p.add_argument("--setting", nargs="+", default=["every-frame", "fast"], choices=list(SETTINGS))
+    p.add_argument("--kind", nargs="+", default=["walk-up"], choices=KINDS,
+                   help="clip kinds: walk-up (people to count) and walk-by, walk-away, edge (nobody to count)")
     p.add_argument("--model", default=None, help="model bundle (default: the shipped one)")
     p.add_argument("--min-face", type=whole_number(8), default=40, help="px in the last frame to be countable")
     p.add_argument("--photos", choices=("held-out", "training"), default="held-out",
@@ -352,29 +444,40 @@ def main(argv=None) -> int:
             models = load_models(config)
             classifier, detector = models.classifier, models.detector
             labels = face_labels(classifier.manifest.labels)
-            keep = args.png is not None and not results
-            clips, judged, started = [], [], time.perf_counter()
-            chosen = photos(args.data, args.every, args.limit, args.photos == "training")
-            for number, (name, photo, faces) in enumerate(chosen, 1):
-                clips.append(run_clip(pipeline_for(config, models), photo, name, faces, keep, args.camera == "night"))
-                judged.append(clips[-1].judge(labels, args.min_face, unboxed.get(name, []), false_faces.get(name, [])))
-                if number % 50 == 0:
-                    print(f"  {detector_name} {setting}: {number} clips ...", file=sys.stderr, flush=True)
-            summary = summarize(judged, clips, labels, args.min_face)
-            summary.update(detector=detector_name, setting=setting, camera=args.camera,
-                           speed=config.speed.settings(detector.name), model=classifier.shown_name,
-                           seconds=round(time.perf_counter() - started, 1))
-            print(json.dumps({k: summary[k] for k in ("detector", "setting", "camera", "clips", "counted_right_share",
-                                                       "extra_per_clip", "extra_not_judged", "exactly_right",
-                                                       "unboxed_people", "extra_on_reviewed_false_faces",
-                                                       "face_score_floor")}))
-            if keep:
-                worst_png(args.png, clips, judged, resolve(classifier.manifest, {}),
-                          f"worst clips: {detector_name}, {setting} ({summary['clips']} clips)")
-            summary["per_clip"] = [{"photo": c.name, "truth": c.truth, "widths": [round(w) for w in c.widths],
-                                    "counted": c.counted, "people": c.people, **j}
-                                   for c, j in zip(clips, judged, strict=True)]
-            results.append(summary)
+            first = not results
+            keep = first and args.png is not None
+            for kind in args.kind:
+                clips, judged, started = [], [], time.perf_counter()
+                chosen = photos(args.data, args.every, args.limit, args.photos == "training")
+                for turn, (name, photo, faces) in enumerate(chosen):
+                    path = clip_windows(kind, photo.shape, np.stack([box for _, box in faces]), turn)
+                    if path is None or (kind == "edge" and unboxed.get(name)):
+                        continue  # an edge clip's frame would show an unboxed face wholly, rightly counted
+                    clips.append(run_clip(pipeline_for(config, models), photo, name, faces, keep,
+                                          args.camera == "night", path))
+                    judged.append(clips[-1].judge(labels, args.min_face, unboxed.get(name, []),
+                                                  false_faces.get(name, []))
+                                  if kind == "walk-up" else clips[-1].judge_nobody())
+                    if len(clips) % 50 == 0:
+                        print(f"  {detector_name} {setting} {kind}: {len(clips)} clips ...", file=sys.stderr,
+                              flush=True)
+                summary = (summarize(judged, clips, labels, args.min_face) if kind == "walk-up"
+                           else summarize_nobody(judged, clips))
+                summary = {"detector": detector_name, "setting": setting, "kind": kind, "camera": args.camera,
+                           **summary, "speed": config.speed.settings(detector.name), "model": classifier.shown_name,
+                           "seconds": round(time.perf_counter() - started, 1)}
+                shown = (("counted_right_share", "extra_per_clip", "extra_not_judged", "exactly_right",
+                          "unboxed_people", "extra_on_reviewed_false_faces", "face_score_floor")
+                         if kind == "walk-up" else ("nobody_counted", "people_per_clip", "counted_as", "recorded"))
+                print(json.dumps({k: summary[k] for k in ("detector", "setting", "kind", "camera", "clips", *shown)}))
+                if keep:
+                    png = args.png if kind == "walk-up" else args.png.with_name(f"{args.png.stem}-{kind}.png")
+                    worst_png(png, clips, judged, resolve(classifier.manifest, {}),
+                              f"worst {kind} clips: {detector_name}, {setting} ({summary['clips']} clips)")
+                summary["per_clip"] = [{"photo": c.name, "truth": c.truth, "widths": [round(w) for w in c.widths],
+                                        "counted": c.counted, "people": c.people, **j}
+                                       for c, j in zip(clips, judged, strict=True)]
+                results.append(summary)
     if args.json:
         args.json.write_text(json.dumps({"min_face": args.min_face, "frames": FRAMES, "runs": results}, indent=2)
                              + "\n")

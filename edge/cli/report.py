@@ -20,7 +20,7 @@ from pathlib import Path
 from .. import config as configs
 from ..console import Parser, comma_list, number
 from ..counts import group, read_counts, read_unsynced
-from ..policy import DEFAULT, NOT_JUDGED, OK, WORDS
+from ..policy import DEFAULT, NOT_JUDGED, NOT_PEOPLE, OK, WORDS, people
 
 
 def parser() -> argparse.ArgumentParser:
@@ -84,7 +84,7 @@ def fleet_body(args) -> int:
     total = {label: sum(counts.get(label, 0) for counts in groups.values()) for label in labels}
     if sum(total.values()):
         rows.append(["total", *next(table_rows(labels, {"total": total}, args.violation))[1:], "", ""])
-    header = ["doorway", *labels, "total", "compliance %", "status", "last event"]
+    header = ["doorway", *headings(labels), "status", "last event"]
     print_table(f"today, {len(fleet)} doorway(s) at {config.host}:{config.port}", [header, *rows])
     if args.csv:
         with open(args.csv, "w", newline="") as f:
@@ -102,14 +102,22 @@ def status_of(doorway: dict, day: str) -> str:
     return f"{availability} since {counted_on}" if counted_on else f"{availability}, counts undated"
 
 
+def headings(labels: list[str], percent: str = "compliance %") -> list[str]:
+    """The columns after the first: the people by label, their total and compliance, then those recorded as
+    no people of the door (passers-by, people leaving)."""
+    return [*(label for label in labels if label not in NOT_PEOPLE), "total", percent, *NOT_PEOPLE]
+
+
 def table_rows(labels, groups, violation: list[str]):
-    """Compliance is over the people judged: the not judged are counted, but neither way."""
+    """Compliance is over the people judged: the not judged are counted, but neither way; passers-by and
+    people leaving are no people of the door, in neither the total nor compliance."""
     for key, counts in groups.items():
-        total = sum(counts.values())
+        total = people(counts)
         judged = total - counts.get(NOT_JUDGED, 0)
         compliant = judged - sum(counts.get(label, 0) for label in violation)
-        yield [key, *[counts.get(label, 0) for label in labels], total,
-               f"{100.0 * compliant / judged:.1f}" if judged else "n/a"]
+        yield [key, *[counts.get(label, 0) for label in labels if label not in NOT_PEOPLE], total,
+               f"{100.0 * compliant / judged:.1f}" if judged else "n/a",
+               *[counts.get(label, 0) for label in NOT_PEOPLE]]
 
 
 def known_labels(violation: list[str], seen) -> None:
@@ -117,7 +125,7 @@ def known_labels(violation: list[str], seen) -> None:
     and report everyone compliant."""
     from ..errors import ConfigError
 
-    known = list(dict.fromkeys([*WORDS, *seen]))
+    known = [label for label in dict.fromkeys([*WORDS, *seen]) if label not in NOT_PEOPLE]
     unknown = [label for label in violation if label not in known]
     if unknown:
         raise ConfigError(f"--violation {', '.join(unknown)} is no label of these counts — choose from "
@@ -146,13 +154,13 @@ def body(args) -> int:
     tables = {period: group(rows, period, args.utc) for period in periods}
     for period, (labels, groups) in tables.items():
         print_table(f"counts per {period}" + (" (UTC)" if args.utc else ""),
-                    [[period, *labels, "total", "compliance %"], *table_rows(labels, groups, args.violation)])
+                    [[period, *headings(labels)], *table_rows(labels, groups, args.violation)])
     if args.csv:
         period = periods[0]  # day, unless --by hour
         labels, groups = tables[period]
         with open(args.csv, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow([period, *labels, "total", "compliance_percent"])
+            writer.writerow([period, *headings(labels, "compliance_percent")])
             writer.writerows(table_rows(labels, groups, args.violation))
         print(f"\nwrote {args.csv}")
     unsynced = read_unsynced(args.db, since)

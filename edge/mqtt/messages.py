@@ -5,7 +5,7 @@ import json
 from datetime import UTC, datetime
 
 from ..counts import UNSYNCED
-from ..policy import VIOLATION, WORDS, Policy
+from ..policy import NOT_PEOPLE, VIOLATION, WORDS, Policy
 
 DISCOVERY_PREFIX = "homeassistant"
 ONLINE, OFFLINE = "online", "offline"
@@ -29,9 +29,11 @@ def event_id(device: str, row_id: int, ts: float) -> str:
 
 def event(device: str, row: tuple, policy: Policy, model: str) -> bytes:
     """A count as the broker gets it; ``clock_synchronised`` false when its time came from a clock no time
-    service had set (the database puts it right later; what was sent stays as sent)."""
+    service had set (the database puts it right later; what was sent stays as sent); ``person`` false for a
+    passer-by or someone leaving, recorded but no person of the door."""
     row_id, ts, label, confidence, track_frames, clock = row
     return json.dumps({"id": event_id(device, row_id, ts), "time": iso(ts), "label": label,
+                       "person": label not in NOT_PEOPLE,
                        "confidence": round(float(confidence), 4), "track_length": int(track_frames),
                        "violation": policy.of(label) == VIOLATION, "model": model,
                        "clock_synchronised": clock != UNSYNCED}).encode()

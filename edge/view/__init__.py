@@ -32,7 +32,7 @@ def read_token(path: Path) -> str:
     return token
 
 
-def open_view(config, info: dict, db, policy, labels: list[str], accurate_from: int | None):
+def open_view(config, info: dict, db, policy, labels: list[str], accurate_from: int | None, door):
     """The live view ``config`` ([view]) asks for, listening; None when it is off."""
     address = config.address()
     if address is None:
@@ -48,6 +48,6 @@ def open_view(config, info: dict, db, policy, labels: list[str], accurate_from: 
                     "token guards it", host, port)
     from .server import LiveView
 
-    view = LiveView((host, port), config.fps, token, info, db, policy, labels, accurate_from)
+    view = LiveView((host, port), config.fps, token, info, db, policy, labels, accurate_from, door)
     log.info("live view at %s (it shows faces live)", view.url)
     return view

@@ -24,7 +24,7 @@ import cv2
 from ..counts import midnight, read_counts, read_unsynced
 from ..errors import ConfigError, os_reason
 from ..snapshots import annotate
-from .status import aim, brightness, picture, sharpness, today
+from .status import aim, brightness, door_status, picture, sharpness, today
 
 log = logging.getLogger("edge-run")
 
@@ -33,18 +33,20 @@ TIMEOUT = 10.0  # s: a viewer that takes no data for this long is dropped
 JPEG_QUALITY = 75
 RECENT_FACES = 200  # face sizes the aiming aid takes its median of
 RECENT_SHARPNESS = 30  # faces whose sharpness the picture's verdict takes the median of
+RECENT_PEOPLE = 20  # tracks whose largest face the door's proposal takes the median of
+MIN_TRACK = 3  # frames a track must have been seen on to be somebody: a flicker is nobody
 COUNTS_EVERY = 1.0  # s between reads of the counts database
 SMOOTHING = 0.1  # weight of the newest frame in the per-stage times
 
 
 class LiveView:
-    """``info``: what the page names (source, detector, model, backend, policy); ``db``: the counts file.
-    ``links``: name -> a callable giving that link's state (the MQTT publisher's ``link``), set by the runtime
-    once the link is open."""
+    """``info``: what the page names (source, detector, model, backend, policy); ``db``: the counts file;
+    ``door``: the door (edge.door.Door) drawn on the frames and proposed a face size. ``links``: name -> a
+    callable giving that link's state (the MQTT publisher's ``link``), set by the runtime once the link is open."""
 
     def __init__(self, address: tuple[str, int], fps: float, token: str | None, info: dict, db: Path,
-                 policy, labels: list[str], accurate_from: int | None):
-        self.interval, self.token, self.info, self.db = 1.0 / fps, token, info, Path(db)
+                 policy, labels: list[str], accurate_from: int | None, door):
+        self.interval, self.token, self.info, self.db, self.door = 1.0 / fps, token, info, Path(db), door
         self.policy, self.labels, self.accurate_from = policy, labels, accurate_from
         self._lock = threading.Lock()
         self._latest = None  # (frame index, image, result) of the newest frame
@@ -52,6 +54,7 @@ class LiveView:
         self._encoded_at = float("-inf")
         self._encode = threading.Lock()
         self._sizes: collections.deque[int] = collections.deque(maxlen=RECENT_FACES)
+        self._tracks: collections.OrderedDict[int, list[int]] = collections.OrderedDict()  # track: [frames, largest]
         self._loop = {"frames": 0, "fps": 0.0, "stages_ms": {}, "people_in_view": 0}
         self._counts: tuple[float, dict] | None = None
         self._frame_at: float | None = None  # monotonic time of the newest frame
@@ -90,6 +93,12 @@ class LiveView:
             self._latest = (index, image, result)
             self._frame_at = time.monotonic()
             self._sizes.extend(sizes)
+            for face, size in zip(result.faces, sizes, strict=True):
+                seen = self._tracks.setdefault(face.track, [0, 0])
+                seen[0], seen[1] = seen[0] + 1, max(seen[1], size)
+                self._tracks.move_to_end(face.track)
+            while len(self._tracks) > RECENT_PEOPLE:
+                self._tracks.popitem(last=False)
             old = self._loop["stages_ms"]
             # A stage the fast path left out of this frame took no time in it: the figures are per frame.
             smoothed = {stage: stages_ms.get(stage, 0.0) if stage not in old
@@ -108,7 +117,7 @@ class LiveView:
             if self._jpeg is None or (self._jpeg[0] != latest[0]
                                       and time.monotonic() - self._encoded_at >= self.interval):
                 index, image, result = latest
-                ok, data = cv2.imencode(".jpg", annotate(image, result, self.policy),
+                ok, data = cv2.imencode(".jpg", annotate(image, result, self.policy, self.door),
                                         [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
                 if ok:
                     self._jpeg, self._encoded_at = (index, data.tobytes()), time.monotonic()
@@ -126,6 +135,7 @@ class LiveView:
     def status(self) -> dict:
         with self._lock:
             loop, sizes, latest, frame_at = dict(self._loop), list(self._sizes), self._latest, self._frame_at
+            largest = [size for frames, size in self._tracks.values() if frames >= MIN_TRACK]
         now = time.time()
         if self._counts is None or now - self._counts[0] >= COUNTS_EVERY:
             try:
@@ -138,6 +148,7 @@ class LiveView:
         return {**self.info, **loop, "stages_ms": {k: round(v, 2) for k, v in loop["stages_ms"].items()},
                 "fps": round(loop["fps"], 1), "today": self._counts[1],
                 "aim": aim(sizes, self.accurate_from), "picture": self._picture(latest),
+                "door": door_status(self.door, largest, self.accurate_from),
                 "frame_age_s": None if frame_at is None else round(time.monotonic() - frame_at, 1),
                 "links": {name: link() for name, link in self.links.items()},
                 "clock_synchronised": None if self.wall is None else self.wall.trusted(),

@@ -11,11 +11,16 @@ import cv2
 import numpy as np
 
 from ..counts import group
-from ..policy import Policy
+from ..policy import Policy, people
 from ..scoring import SIZE_BUCKETS
 
 AIM_ACCURACY = 0.95  # a size bucket's accuracy, all labels pooled, that counts as "accurate"
 AIM_MIN_FACES = 10  # a bucket with fewer test faces says too little either way
+# The people walking through a door are largest at it: once this many have been seen, the aiming aid proposes
+# as the door's face size (count_px) this share of the median of their largest faces: those who come as close
+# as most do are counted, someone crossing far behind is not.
+PROPOSE_AFTER = 3
+PROPOSE_SHARE = 0.8
 
 
 def accurate_from(metrics: dict) -> int | None:
@@ -52,15 +57,34 @@ def aim(sizes, accurate: int | None) -> dict:
     return {"median_face_px": median, "faces": len(sizes), "accurate_from_px": accurate, "hint": hint}
 
 
+def door_status(door, largest, accurate: int | None) -> dict:
+    """The door as the page shows it, and the aiming aid's proposal of ``count_px`` from ``largest``, the
+    largest face size (px) of each person seen lately."""
+    largest = [size for size in largest if size > 0]
+    proposed = round(PROPOSE_SHARE * statistics.median(largest)) if len(largest) >= PROPOSE_AFTER else None
+    now = round(door.count_px)
+    if proposed is None:
+        hint = (f"faces count from {now} px; have {PROPOSE_AFTER} or more people walk up to the door and the "
+                "aid proposes a size from theirs")
+    else:
+        hint = (f"the last {len(largest)} people's faces were {round(statistics.median(largest))} px at their "
+                f"largest (median): count_px = {proposed} counts those who come as close as most did (now {now})")
+        if accurate and proposed < accurate:
+            hint += f"; the model is accurate from {accurate} px: move the camera closer"
+    region = None if door.region is None else [list(point) for point in door.region]
+    return {"region": region, "count_px": now, "count": door.count, "proposed_count_px": proposed,
+            "people_seen": len(largest), "hint": hint}
+
+
 def today(rows, policy: Policy, labels: list[str]) -> dict:
     """Counts per label and compliance of ``rows`` ((ts, label), today's), and both per hour (local time)."""
     _, hours = group(rows, "hour", utc=False)
     counts = {label: 0 for label in labels}
     for _, label in rows:
         counts[label] = counts.get(label, 0) + 1
-    by_hour = [{"hour": key[-5:], "people": sum(n.values()), "compliance": policy.compliance_percent(n)}
-               for key, n in hours.items()]
-    return {"counts": counts, "people": len(rows), "compliance": policy.compliance_percent(counts),
+    by_hour = [{"hour": key[-5:], "people": people(n), "compliance": policy.compliance_percent(n)}
+               for key, n in hours.items() if people(n)]  # an hour of passers-by only has no compliance
+    return {"counts": counts, "people": people(counts), "compliance": policy.compliance_percent(counts),
             "by_hour": by_hour}
 
 
