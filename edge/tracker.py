@@ -115,10 +115,12 @@ class Track:
         return self.sizes[0] >= STILL_FRAMES and abs(change) + doubt < np.log(STILL)
 
     def walking_in(self, ending: bool = False) -> bool:
-        """Whether the face grew, or stood still at the door; as its track ends, whether it grew at all."""
+        """Whether the face grew, or stood still at the door; as its track ends, whether it did not shrink beyond
+        doubt (a detector whose boxes jitter, Haar's, says little of a face's size on a few frames)."""
         if self.approached or (not self.receded and self.still):
             return True
-        return ending and self.change()[0] >= 0
+        change, doubt = self.change()
+        return ending and not self.receded and change + doubt >= 0
 
     def predicted_width(self, frame: int) -> float:
         return float(self.box[2] * np.exp(self.growth * (frame - self.seen)))
