@@ -115,12 +115,14 @@ class Track:
         return self.sizes[0] >= STILL_FRAMES and abs(change) + doubt < np.log(STILL)
 
     def walking_in(self, ending: bool = False) -> bool:
-        """Whether the face grew, or stood still at the door; as its track ends, whether it did not shrink beyond
-        doubt (a detector whose boxes jitter, Haar's, says little of a face's size on a few frames)."""
+        """Whether the face grew, or stood still at the door; as its track ends, whether, seen wholly on
+        ``STILL_FRAMES // 2`` frames or more, it did not shrink beyond doubt (a face seen wholly on fewer came to
+        the door for a glimpse; Haar's boxes of a face walking up and standing jitter so much that, taken at their
+        word, they say it shrank as often as not)."""
         if self.approached or (not self.receded and self.still):
             return True
         change, doubt = self.change()
-        return ending and not self.receded and change + doubt >= 0
+        return ending and not self.receded and self.sizes[0] >= STILL_FRAMES // 2 and change + doubt >= 0
 
     def predicted_width(self, frame: int) -> float:
         return float(self.box[2] * np.exp(self.growth * (frame - self.seen)))

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import cv2
+import numpy as np
 import pytest
 from conftest import REPO
 
@@ -53,7 +55,7 @@ print(json.dumps({
 '''
 
 
-def test_a_new_detector_is_one_file(tmp_path, walk_video):
+def test_a_new_detector_is_one_file(tmp_path, face):
     (tmp_path / "eyes2.py").write_text(NEW_DETECTOR)
     probe = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path)], cwd=REPO, capture_output=True, text=True)
     assert probe.returncode == 0, probe.stderr
@@ -63,8 +65,14 @@ def test_a_new_detector_is_one_file(tmp_path, walk_video):
     assert {k: seen["preset"][k] for k in ("detect_every", "motion_gate")} == {"detect_every": 2, "motion_gate": True}
     assert seen["made"] == "eyes2"
     # and edge-run counts with it, given by name on the command line
-    clip = tmp_path / "door.avi"
-    walk_video(clip, 40, step=10)
+    clip = tmp_path / "door.avi"  # someone walking up to the door, their face growing from 100 to 260 px
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 15, (640, 480))
+    for side in np.linspace(100, 260, 40).astype(int):
+        frame = np.full((480, 640, 3), 80, np.uint8)
+        frame[200 - side // 2:200 - side // 2 + side, 320 - side // 2:320 - side // 2 + side] = cv2.resize(face,
+                                                                                                        (side, side))
+        writer.write(frame)
+    writer.release()
     run = subprocess.run([sys.executable, "-c", textwrap.dedent('''
         import sys
         import edge.detectors
