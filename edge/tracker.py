@@ -18,12 +18,12 @@ judged when their track ends, never as unmasked; compliance is taken over the pe
 Someone standing ten seconds in the doorway is one track and one count.
 
 Only the people of this door are counted (``[door]``, edge.door): a track becomes a person once its face
-was at the door (in the counting region, ``count_px`` large, wholly in view) and it is walking in (its
-face grew ``GROWN`` times from the smallest it was seen at). Someone standing at the door is counted once
-their face kept its size for ``STILL_FRAMES`` frames, or as their track ends. A track that never came to
-the door is recorded, as it ends, as a passer-by; one that came to it only walking away (its face shrank
-and never grew) as leaving, or with ``count = "both"`` as a person not judged. Frames on which the
-frame's edge cuts the face neither judge a mask nor bring it to the door.
+was at the door (in the counting region, ``count_px`` large, wholly in view) on ``min_hits`` frames and it
+is walking in: the line through its sizes grew ``GROWN`` times beyond doubt, or it stood still at the door
+(within ``STILL`` for ``STILL_FRAMES`` frames), or, as its track ends, it did not shrink beyond doubt. A track
+that never came to the door (or came to it for a glimpse) is recorded, as it ends, as a passer-by; one that
+came to it only walking away as leaving, or with ``count = "both"`` as a person not judged. Frames on which
+the frame's edge cuts the face neither judge a mask nor bring it to the door.
 
 A face is matched where its track is heading, not where it was last seen: each track keeps
 the speed its face moved at, in pixels per frame (frames without a detection count too, through
@@ -197,7 +197,8 @@ class Tracker:
         if not reached:
             track.other = PASSER_BY
         elif not walking_in and not self.count_both:
-            track.other = LEAVING
+            change, doubt = track.change()  # walking away, or at the door for a glimpse
+            track.other = LEAVING if track.receded or change + doubt < 0 else PASSER_BY
         elif track.best and walking_in:  # someone seen only walking away showed no face to judge: not judged
             track.label, track.confidence = label, float(mean[label])
         return True
