@@ -171,7 +171,7 @@ STOCK_YUNET ?= $(DETECTORS)/face_detection_yunet_2026may.onnx
 DETECTOR_OUT ?= runs/detector
 detector: setup ## fine-tune YuNet on the scene sets' training photos → $(DETECTOR_OUT)/bundle (RESUME=1 goes on)
 	$(PY) -m train.detector --data $(SHARED)/datasets/scenes-ilc $(SHARED)/datasets/scenes-ap27 --stock $(STOCK_YUNET) \
-		--out $(DETECTOR_OUT) --epochs 16 $(if $(RESUME),--resume)
+		--out $(DETECTOR_OUT) --epochs 12 $(if $(RESUME),--resume)
 
 DETECTOR ?= edge/models/detectors/maskwatch/detector.onnx
 detector-eval: setup ## DETECTOR (default: the shipped one) vs stock YuNet and the AIZOO peer on the test photos → runs/detector-eval.*

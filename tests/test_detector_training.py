@@ -88,6 +88,31 @@ def test_augmentation_keeps_the_boxes_on_the_faces(tmp_path):
     assert checked >= 10
 
 
+def test_crops_show_hard_negatives_at_the_sizes_faces_are_taught(tmp_path):
+    from train.detector_data import NEGATIVE_CROPS, Photo, augment
+
+    photo = Photo(tmp_path / "p.jpg", "test", np.array([[100, 100, 160, 180]], np.float32), ["with_mask"],
+                  negatives=np.array([[600, 400, 640, 440]], np.float32))
+    rng = np.random.default_rng(5)
+    samples = [augment(photo, np.zeros((600, 800, 3), np.uint8), rng, 160) for _ in range(200)]
+    widths = np.array([s.negatives[0, 2] - s.negatives[0, 0] for s in samples
+                       if (np.abs(s.negatives[0, :2] + s.negatives[0, 2:] - 160) < 160).all()])
+    # the negative's centre is in at least the crops centred on it, mostly at face sizes (10–180 px)
+    assert len(widths) / len(samples) >= NEGATIVE_CROPS - 0.05 >= 0.25 and 20 < np.median(widths) < 180
+    assert len(augment(Photo(tmp_path / "q.jpg", "test", photo.boxes, ["with_mask"]), np.zeros((600, 800, 3), np.uint8),
+                       rng, 160).negatives) == 0
+
+
+def test_a_row_learns_stock_yunets_box_where_it_frames_the_face_else_the_annotated_one():
+    from train.detector import box_targets
+
+    faces = np.array([[0, 0, 10, 10], [20, 20, 40, 40]], np.float32)
+    stock = np.array([[1, 1, 11, 11], [50, 50, 60, 60], [21, 21, 41, 41], [1, 0, 10, 12]], np.float32)
+    targets = box_targets(stock, faces, np.array([0, 1, 1, 1]))
+    np.testing.assert_array_equal(targets, [[1, 1, 11, 11], [20, 20, 40, 40], [21, 21, 41, 41], [20, 20, 40, 40]])
+    assert box_targets(stock[:0], faces, np.zeros(0, int)).shape == (0, 4)
+
+
 @pytest.fixture(scope="module")
 def tiny_bundle(tmp_path_factory, shared_dir, stock) -> Path:
     """A fine-tune of a few steps on a dozen photos, exported as edge-run loads it."""

@@ -4,22 +4,24 @@ Usage::
 
     python -m train.detector --data ../shared/datasets/scenes-ilc ../shared/datasets/scenes-ap27 \\
         --stock ../shared/models/face/face_detection_yunet_2026may.onnx --out runs/detector [--epochs 12] [--resume]
-    # a second round (tried, not shipped: docs/detector.md): the first's false faces as hard negatives
-    python -m train.detector --start runs/detector/bundle/detector.onnx --mine runs/detector/bundle/detector.onnx \\
-        --out runs/detector-2 --epochs 6 --learning-rate 1e-4
+    # a further round: a new detector's own false faces as hard negatives too
+    python -m train.detector --mine runs/detector/bundle/detector.onnx --out runs/detector-2
 
 Starts from the stock weights (``train.yunet_keras``: the ONNX as a Keras model) and trains on the training
 split of every source (``train.detector_data``: test photos are the walk-through's held-out ones, never seen
 here) with the losses YuNet was trained with: a SimOTA assignment of face boxes to output rows on the current
-predictions, objectness (every row; reviewed false faces count double, faces nobody boxed not at all),
-class quality (the assigned rows, target their IoU) and a GIoU box loss; landmarks, which no source has, are
-held to the stock model's. Each epoch prints its losses and the validation recall of masked and unmasked faces
-at the false faces stock YuNet makes there at its face-check score, keeps a checkpoint (``--resume`` goes on
-from it) and remembers the best epoch; the bundle (``OUT/bundle``: detector.onnx, manifest.json, LICENSE)
-is exported from that one (``edge.detectors.bundle``).
+predictions, objectness (every row; false faces count double, faces nobody boxed not at all), class quality
+(the assigned rows, target their IoU; false faces, target 0) and a GIoU box loss towards stock YuNet's own box
+where it frames the face; landmarks, which no source has, are held to the stock model's. False faces are the
+reviewed ones and those earlier detectors found at walk-through zooms (``train/mined/negatives.json``), and
+three crops in ten are centred on one. Each epoch prints its losses and the validation recall of masked and
+unmasked faces at the false faces stock YuNet makes there at its face-check score, keeps a checkpoint
+(``--resume`` goes on from it) and remembers the best epoch; the bundle (``OUT/bundle``: detector.onnx,
+manifest.json, LICENSE) is exported from that one (``edge.detectors.bundle``).
 """
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -30,7 +32,7 @@ import numpy as np
 
 from edge.console import Parser, whole_number
 from edge.images import read_image
-from train.detector_data import Photo, augment, mine_false, mine_ignored, photos
+from train.detector_data import MINED, Photo, add_mined, augment, mine_false, mine_ignored, photos
 from train.yunet_keras import STRIDES, build, priors, write_onnx
 
 STOCK = Path("../shared/models/face/face_detection_yunet_2026may.onnx")
@@ -39,6 +41,7 @@ CENTRE_RADIUS = 2.5  # strides around a face's centre where rows may be assigned
 TOP_IOUS = 10  # SimOTA's dynamic k: the sum of a face's best IoUs
 WEIGHTS = {"obj": 1.0, "cls": 1.0, "box": 5.0, "kps": 0.1}  # YuNet's own loss weights
 HARD_NEGATIVE = 2.0
+TEACHER_BOX = 0.5  # IoU of stock YuNet's box with the annotated face above which its box is the target
 VAL_SIDES = (640, 320)
 
 
@@ -72,6 +75,16 @@ def assign(score: np.ndarray, boxes: np.ndarray, grid: np.ndarray, faces: np.nda
     rows = np.flatnonzero(chosen.any(axis=1))
     owner = np.where(chosen[rows], cost[rows], np.inf).argmin(axis=1)
     return candidates[rows], owner, ious[rows, owner].astype(np.float32)
+
+
+def box_targets(stock: np.ndarray, faces: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """The box each assigned row learns: stock YuNet's own box on that row where it frames the row's face
+    (IoU >= ``TEACHER_BOX``, and no other face better), else the annotated face."""
+    if len(owner) == 0:
+        return np.zeros((0, 4), np.float32)
+    ious = _iou(stock, faces)
+    agree = (ious[np.arange(len(owner)), owner] >= TEACHER_BOX) & (ious.argmax(axis=1) == owner)
+    return np.where(agree[:, None], stock, faces[owner]).astype(np.float32)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -113,38 +126,48 @@ class Trainer:
         return tuple(tf.concat([outputs[f"{head}_{s}"] for s in STRIDES], axis=1)
                      for head in ("cls", "obj", "bbox", "kps"))
 
-    def targets(self, samples, cls, obj, bbox) -> dict:
-        """Assignment on the current predictions, as numpy arrays the loss takes."""
+    def targets(self, samples, cls, obj, bbox, teacher_bbox) -> dict:
+        """Assignment on the current predictions, as numpy arrays the loss takes.
+
+        A row's box target is the stock model's own box for that face where it overlaps the annotated one
+        (``box_targets``): the sources' annotators frame faces differently (chin or not, ears or not), and
+        learning their boxes made a fine-tune's boxes of one face swing 46–105 px from frame to frame as a
+        camera closed in, which split its track in two; elsewhere (a face stock YuNet frames badly) the
+        annotated box.
+        """
         batch, rows = cls.shape[:2]
         score = np.sqrt(_sigmoid(cls[..., 0]) * _sigmoid(obj[..., 0]))
-        stride = self.grid[:, 2:3]
-        centre = (self.grid[None, :, :2] + bbox[..., :2]) * stride
-        size = np.exp(np.minimum(bbox[..., 2:], 10.0)) * stride
-        decoded = np.concatenate([centre - size / 2, centre + size / 2], axis=-1)
+        decoded, stock_boxes = self._corners(bbox), self._corners(teacher_bbox)
         positive = np.zeros((batch, rows), np.float32)
         box = np.zeros((batch, rows, 4), np.float32)
         quality = np.zeros((batch, rows), np.float32)
         weight = np.ones((batch, rows), np.float32)
+        negative = np.zeros((batch, rows), np.float32)
         for n, sample in enumerate(samples):
             taken, owner, ious = assign(score[n], decoded[n], self.grid, sample.faces)
             positive[n, taken], box[n, taken], quality[n, taken] = 1, sample.faces[owner], ious
-            weight[n, _inside(self.grid, sample.negatives)] = HARD_NEGATIVE
+            box[n, taken] = box_targets(stock_boxes[n, taken], sample.faces, owner)
+            false = _inside(self.grid, sample.negatives) & (positive[n] == 0)
+            weight[n, false], negative[n, false] = HARD_NEGATIVE, HARD_NEGATIVE
             weight[n, _inside(self.grid, sample.ignore) & (positive[n] == 0)] = 0
-        return {"positive": positive, "box": box, "quality": quality, "weight": weight}
+        return {"positive": positive, "box": box, "quality": quality, "weight": weight, "negative": negative}
 
     def step(self, samples) -> dict:
         tf = self.tf
         images = tf.constant(np.stack([s.image for s in samples]).astype(np.float32))
-        teacher_kps = self.heads(self.teacher(images, training=False))[3]
+        _, _, teacher_bbox, teacher_kps = self.heads(self.teacher(images, training=False))
         with tf.GradientTape() as tape:
             cls, obj, bbox, kps = self.heads(self.model(images, training=True))
-            t = self.targets(samples, cls.numpy(), obj.numpy(), bbox.numpy())
+            t = self.targets(samples, cls.numpy(), obj.numpy(), bbox.numpy(), teacher_bbox.numpy())
             positive = tf.constant(t["positive"])
             count = tf.maximum(tf.reduce_sum(positive), 1.0)
             bce = tf.nn.sigmoid_cross_entropy_with_logits
             losses = {
                 "obj": tf.reduce_sum(t["weight"] * bce(positive, obj[..., 0])) / count,
-                "cls": tf.reduce_sum(positive * bce(t["quality"], cls[..., 0])) / count,
+                # the class quality learns false faces as 0 too: the score is sqrt(cls * obj), and stock YuNet's
+                # class head says 0.6 on them, leaving objectness alone to tell them from faces
+                "cls": (tf.reduce_sum(positive * bce(t["quality"], cls[..., 0]))
+                        + tf.reduce_sum(t["negative"] * bce(tf.zeros_like(positive), cls[..., 0]))) / count,
                 "box": tf.reduce_sum(positive * (1 - _giou(self._decode(bbox), t["box"]))) / count,
                 "kps": tf.reduce_sum(positive[..., None] * tf.keras.losses.Huber(reduction="none")(
                     teacher_kps[..., None], kps[..., None])) / count,
@@ -153,6 +176,12 @@ class Trainer:
         gradients = tape.gradient(total, self.model.trainable_variables)
         self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables, strict=False))
         return {k: float(v) for k, v in losses.items()} | {"faces": float(count)}
+
+    def _corners(self, bbox: np.ndarray) -> np.ndarray:
+        stride = self.grid[:, 2:3]
+        centre = (self.grid[None, :, :2] + bbox[..., :2]) * stride
+        size = np.exp(np.minimum(bbox[..., 2:], 10.0)) * stride
+        return np.concatenate([centre - size / 2, centre + size / 2], axis=-1)
 
     def _decode(self, bbox):
         tf = self.tf
@@ -227,8 +256,12 @@ def train(args, progress=print) -> Path:
     progress(f"{len(training)} training photos, {len(validation)} validation photos "
              f"({', '.join(p.name for p in args.data)})")
     mine_ignored(training, args.stock, args.out / "unboxed-faces.json", progress)
-    if args.mine:
-        mine_false(training, args.mine, args.stock, args.out / "mined-negatives.json", progress=progress)
+    if args.mined:
+        progress(f"{add_mined(training, args.mined)} false faces of earlier detectors from {args.mined}")
+    for model in args.mine:
+        digest = hashlib.sha256(model.read_bytes()).hexdigest()[:12]
+        mine_false(training, model, args.stock, args.out / f"mined-negatives-{digest}.json", progress=progress)
+    if args.mined or args.mine:
         progress(f"{sum(len(p.negatives) for p in training)} hard negatives, mined ones included")
     steps_per_epoch = max(1, len(training) // args.batch)
     trainer = Trainer(args.stock, args.size, args.learning_rate, steps_per_epoch * args.epochs, args.start)
@@ -301,9 +334,12 @@ def main(argv=None) -> int:
     p.add_argument("--resume", action="store_true", help="go on from OUT's last checkpoint")
     p.add_argument("--start", type=Path, default=None,
                    help="an ONNX of the same graph (a previous run's) to start from instead of the stock weights")
-    p.add_argument("--mine", type=Path, default=None,
-                   help="a detector ONNX whose false faces on the training photos, at walk-through zooms, become "
-                        "hard negatives (a second round: give the first round's bundle)")
+    p.add_argument("--mined", type=lambda text: Path(text) if text else None, default=MINED,
+                   help="false faces earlier detectors found on the training photos, as hard negatives "
+                        "(default: the ones the shipped detector was trained with); --mined '' for none")
+    p.add_argument("--mine", type=Path, nargs="+", default=[],
+                   help="detector ONNXs whose false faces on the training photos, at walk-through zooms, become "
+                        "hard negatives (a further round: give every earlier round's bundle)")
     args = p.parse_args(argv)
     if args.size % 32:
         p.error(f"--size {args.size} is not a multiple of 32")

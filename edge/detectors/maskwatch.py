@@ -20,14 +20,14 @@ def bundle_dir(model_dir: Path | None) -> Path:
 @DETECTORS.register("maskwatch")
 class MaskwatchDetector(YunetDetector):
     name = "maskwatch"
-    summary = ("this project's YuNet, trained for doorways: finds masked faces as often as bare ones in photos, "
-               "but counts more false people on walk-up clips (packaged)")
+    summary = ("this project's YuNet, trained for doorways: counts more masked and bare people right than stock "
+               "YuNet on walk-up clips, but more false ones (packaged)")
     # Every 3rd frame with the motion gate and regions counted what every frame counts (make walkthrough).
     preset = {"detect_every": 3, "motion_gate": True, "motion_regions": True}
     files = ()
     packaged = bundle.PACKAGED
-    # Not chosen by ``auto``: on walk-up clips it counts 1.0 extra people per clip to stock YuNet's 0.13
-    # (hands, microphones, lace; docs/detector.md).
+    # Not chosen by ``auto``: on walk-up clips it counts 0.058 extra people per clip to stock YuNet's 0.022
+    # (one face framed two ways taken for two people, hands, lace; docs/detector.md).
     auto_rank = None
 
     @classmethod
