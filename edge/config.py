@@ -67,7 +67,7 @@ class DetectorConfig:
     # A detector's score is a probability; a floor of 1 would let no face through.
     min_score: float | None = option(None, "detector confidence floor (default: the detector's own)",
                                      flag="--detect-min-score", minimum=0.0, maximum=0.99)
-    threads: int | None = option(None, "OpenCV threads for detection (default: OpenCV's own, one per core)",
+    threads: int | None = option(None, "threads for detection, OpenCV's or LiteRT's (default: one per core)",
                                  flag="--detect-threads", minimum=1, maximum=64)
 
 

@@ -164,7 +164,7 @@ def _open_view(config: configs.RunConfig, models: Models, policy, labels: list[s
 def describe(runtime: Runtime) -> str:
     """What a run uses, for its first log line."""
     config, pipeline = runtime.config, runtime.pipeline
-    return (f"camera {config.camera.source}, detector {pipeline.detector.name}, model "
+    return (f"camera {config.camera.source}, detector {pipeline.detector.name} ({pipeline.detector.runtime}), model "
             f"{pipeline.classifier.shown_name} ({pipeline.classifier.artifact.backend}), policy "
             f"{', '.join(f'{k}={v}' for k, v in runtime.policy.severity.items())}, alerts "
             f"{describe_alerts(config.alerts)}, counts {config.output.db}")

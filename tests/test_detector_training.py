@@ -49,8 +49,9 @@ def test_the_keras_yunet_equals_the_stock_onnx_and_writes_back_unchanged(stock, 
 
 
 def test_simota_gives_a_face_the_rows_that_predict_it_and_nothing_else():
+    from edge.detectors.yunet_litert import priors
     from train.detector import assign
-    from train.yunet_keras import decode, priors
+    from train.yunet_keras import decode
 
     grid = priors(64, 64)
     face = np.array([[16.0, 16.0, 48.0, 48.0]])

@@ -31,9 +31,10 @@ import cv2
 import numpy as np
 
 from edge.console import Parser, whole_number
+from edge.detectors.yunet_litert import STRIDES, priors
 from edge.images import read_image
 from train.detector_data import MINED, Photo, add_mined, augment, mine_false, mine_ignored, photos
-from train.yunet_keras import STRIDES, build, priors, write_onnx
+from train.yunet_keras import build, write_onnx
 
 STOCK = Path("../shared/models/face/face_detection_yunet_2026may.onnx")
 SOURCES = [Path("../shared/datasets/scenes-ilc"), Path("../shared/datasets/scenes-ap27")]

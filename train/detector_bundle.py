@@ -29,6 +29,7 @@ from edge.detectors import bundle
 from edge.manifest import sha256_of
 from train import detector_eval
 from train.detector_data import photos
+from train.yunet_keras import write_tflite
 
 SIDES = (640, 480, 320)
 STOCK_MIN_SCORE = 0.6
@@ -92,6 +93,7 @@ def export(onnx_path: Path, out: Path, stock: Path, validation, sources: list[st
     out.mkdir(parents=True, exist_ok=True)
     model = out / "detector.onnx"
     shutil.copyfile(onnx_path, model)
+    write_tflite(model)  # its LiteRT twin, which edge-run checks against the ONNX on the self-test photo
     (out / "LICENSE").write_text(LICENSE)
     faces = bundle.faces_on(model, bundle.selftest_image(settings["max_side"]), settings["min_score"])
     manifest = bundle.DetectorManifest(

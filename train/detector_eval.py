@@ -30,6 +30,7 @@ import numpy as np
 
 from edge.console import Parser
 from edge.crops import downscale_for_detection
+from edge.detectors.yunet_litert import LitertYunet
 from edge.errors import EdgeError
 from edge.images import read_image
 from train.detector_data import Photo, corner_iou, photos
@@ -49,14 +50,21 @@ def frame_of(image: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 class YunetOnnx:
-    """A YuNet-headed ONNX through ``cv2.FaceDetectorYN``, as edge-run runs it."""
+    """A YuNet-headed ONNX through ``cv2.FaceDetectorYN``, or its TFLite twin through LiteRT, as edge-run runs
+    them."""
 
     def __init__(self, path: Path):
-        self.net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), LOWEST, 0.3, 5000)
+        if Path(path).suffix == ".tflite":
+            self.litert = LitertYunet(Path(path), LOWEST, 0.3, threads=1)
+        else:
+            self.litert, self.net = None, cv2.FaceDetectorYN.create(str(path), "", (320, 320), LOWEST, 0.3, 5000)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        self.net.setInputSize((image.shape[1], image.shape[0]))
-        _, faces = self.net.detect(image)
+        if self.litert is not None:
+            faces = self.litert.detect(image)
+        else:
+            self.net.setInputSize((image.shape[1], image.shape[0]))
+            faces = self.net.detect(image)[1]
         if faces is None:
             return np.zeros((0, 5), np.float32)
         return np.column_stack([faces[:, :2], faces[:, :2] + faces[:, 2:4], faces[:, 14]])
@@ -231,7 +239,8 @@ def main(argv=None) -> int:
                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, nargs="+", required=True, help="scene sets (images/ + annotations/)")
     p.add_argument("--detector", nargs="+", required=True, metavar="NAME=ONNX",
-                   help="YuNet-headed ONNX files; the first is the reference whose false faces are matched")
+                   help="YuNet-headed ONNX files (or their .tflite twins, run by LiteRT); the first is the "
+                        "reference whose false faces are matched")
     p.add_argument("--peer", nargs="*", default=[], metavar="NAME=TFLITE", help="the AIZOO detector, measured alike")
     p.add_argument("--sides", type=int, nargs="+", default=[640], help="longer sides detection runs at")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))

@@ -16,7 +16,6 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-STRIDES = (8, 16, 32)
 HEADS = ("cls", "obj", "bbox", "kps")
 
 
@@ -122,19 +121,40 @@ def write_onnx(keras_model, links: list[ConvLink], stock: Path, out: Path) -> No
     Path(out).write_bytes(model.SerializeToString())
 
 
-def priors(height: int, width: int) -> np.ndarray:
-    """Rows (column, row, stride) of every output row, strides 8, 16, 32 in the heads' order."""
-    rows = []
-    for stride in STRIDES:
-        h, w = -(-height // stride), -(-width // stride)
-        row, column = np.mgrid[0:h, 0:w]
-        rows.append(np.column_stack([column.ravel(), row.ravel(), np.full(h * w, stride)]))
-    return np.vstack(rows).astype(np.float32)
-
-
 def decode(bbox: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Boxes (x0, y0, x1, y1) in pixels from the ``bbox`` head, as ``cv2.FaceDetectorYN`` decodes them."""
     stride = grid[:, 2:3]
     centre = (grid[:, :2] + bbox[:, :2]) * stride
     size = np.exp(np.minimum(bbox[:, 2:4], 10.0)) * stride
     return np.hstack([centre - size / 2, centre + size / 2])
+
+
+def write_tflite(onnx_path: Path, out: Path | None = None) -> Path:
+    """The ONNX's float TFLite twin (default: beside it, ``.tflite``), which edge.detectors.yunet_litert runs.
+
+    Any input size (the runtime resizes the input to its frames), heads as the Keras model names them.
+    """
+    import tensorflow as tf
+
+    model, _ = build(onnx_path)
+    out = Path(out) if out is not None else Path(onnx_path).with_suffix(".tflite")
+    out.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    return out
+
+
+def main(argv=None) -> int:
+    from edge.console import Parser
+
+    p = Parser(prog="python -m train.yunet_keras", description="Write a YuNet ONNX's float TFLite twin for LiteRT.")
+    p.add_argument("--tflite", type=Path, nargs="+", required=True, metavar="ONNX",
+                   help="YuNet ONNX files; each twin is written beside its ONNX")
+    args = p.parse_args(argv)
+    for onnx_path in args.tflite:
+        print(f"wrote {write_tflite(onnx_path)}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -61,7 +61,7 @@ def create_detector(
     """Build the detector called ``name``; heavy files are only opened for the one chosen.
 
     ``threads`` sets OpenCV's thread count, which is the whole process's: every detector runs
-    on OpenCV, and OpenCV otherwise takes one thread per core.
+    on OpenCV, and OpenCV otherwise takes one thread per core; a YuNet on LiteRT takes as many.
     """
     if threads is not None:
         cv2.setNumThreads(threads)

@@ -73,6 +73,8 @@ class FaceDetector(ABC):
     # Its ``[speed] preset = "auto"``: the fastest fast-path settings measured to count what detection on every
     # frame counts (``make walkthrough``); a detector not measured so detects on every frame.
     preset: dict = {"detect_every": 1, "motion_gate": False, "motion_regions": False}
+    # What runs its model, for the first log line (a YuNet with a TFLite twin runs on LiteRT).
+    runtime: str = "opencv"
     # Files ``edge-models fetch`` downloads for it; none: it needs no file.
     files: tuple = ()
     # The bundle it ships in inside the package (edge.detectors.bundle); None: its files are fetched, or it needs none.

@@ -10,8 +10,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import ModelFileError
+from ..errors import ModelFileError, ModelMismatchError
+from ..manifest import sha256_of
+from . import yunet_litert
 from .base import DETECTORS, NO_FACES, FaceDetector, ModelFile, turn
+from .bundle import SELFTEST_PX, SELFTEST_SCORE, selftest_image
 
 MODEL_GLOB = "face_detection_yunet_*.onnx"
 PACKAGED = Path(__file__).parents[1] / "models" / "detectors" / "yunet"
@@ -38,6 +41,45 @@ def find_model(model_dir: Path) -> Path | None:
 def model_for(model_dir: Path) -> Path | None:
     """The YuNet file to load: the detector folder's, else the packaged one."""
     return find_model(model_dir) or find_model(PACKAGED)
+
+
+class _Opencv:
+    """``cv2.FaceDetectorYN``, told each new frame size (what LitertYunet does for itself)."""
+
+    def __init__(self, model: Path, min_score: float, nms_threshold: float):
+        self._net = cv2.FaceDetectorYN.create(str(model), "", (320, 320), min_score, nms_threshold, 5000)
+        self._size = (320, 320)
+
+    def detect(self, frame_bgr: np.ndarray) -> np.ndarray | None:
+        height, width = frame_bgr.shape[:2]
+        if (width, height) != self._size:
+            self._net.setInputSize((width, height))
+            self._size = (width, height)
+        return self._net.detect(frame_bgr)[1]
+
+
+def _runner(model: Path, min_score: float, nms_threshold: float):
+    """LiteRT on the model's TFLite twin where both are there (the same faces in about half the time), after the
+    twin finds the ONNX's own faces on the self-test photo; else OpenCV on the ONNX."""
+    opencv = _Opencv(model, min_score, nms_threshold)
+    twin = yunet_litert.twin_of(model)
+    packaged = PACKAGED / model.name
+    if twin is None and packaged.is_file() and sha256_of(model) == sha256_of(packaged):
+        twin = yunet_litert.twin_of(packaged)  # the packaged model, fetched again: its packaged twin
+    if twin is None or not yunet_litert.available():
+        return opencv
+    redo = f"delete it to detect with OpenCV, or write it again (python -m train.yunet_keras --tflite {model})"
+    try:
+        litert = yunet_litert.LitertYunet(twin, min_score, nms_threshold)
+    except (ValueError, RuntimeError) as exc:
+        raise ModelMismatchError(f"the YuNet twin {twin} cannot be read by LiteRT ({exc}) — {redo}") from None
+    image = selftest_image(640)
+    expected, found = (np.zeros((0, 15)) if f is None else f for f in (opencv.detect(image), litert.detect(image)))
+    if (len(found) != len(expected) or np.abs(found[:, :4] - expected[:, :4]).max(initial=0) > SELFTEST_PX
+            or np.abs(found[:, 14] - expected[:, 14]).max(initial=0) > SELFTEST_SCORE):
+        raise ModelMismatchError(f"the YuNet twin {twin} finds {len(found)} face(s) on the self-test photo where "
+                                 f"{model.name} finds {len(expected)}: it was written from another model — {redo}")
+    return litert
 
 
 @DETECTORS.register("yunet")
@@ -71,17 +113,11 @@ class YunetDetector(FaceDetector):
                 f"no YuNet model ({MODEL_GLOB}) in {config.model_dir} nor in the package — reinstall the package, "
                 "run `edge-models fetch` or use --detector haar"
             )
-        self._net = cv2.FaceDetectorYN.create(
-            str(model), "", (320, 320), min_score, config.nms_threshold, 5000
-        )
-        self._input_size = (320, 320)
+        self._net = _runner(model, min_score, config.nms_threshold)
+        self.runtime = "litert" if isinstance(self._net, yunet_litert.LitertYunet) else "opencv"
 
     def _detect(self, frame_bgr: np.ndarray, face_widths=None) -> np.ndarray:
-        height, width = frame_bgr.shape[:2]
-        if (width, height) != self._input_size:
-            self._net.setInputSize((width, height))
-            self._input_size = (width, height)
-        _, faces = self._net.detect(frame_bgr)
+        faces = self._net.detect(frame_bgr)
         if faces is None:
             return NO_FACES
         # faces[:, 4:14]: right eye, left eye, nose tip, mouth corners (x, y each)
