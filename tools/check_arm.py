@@ -58,13 +58,13 @@ MAX_DIFFERENCE = {"litert-int8": 0.25, "onnx-int8": 0.25, "onnx-fp32": 1e-4}
 MIN_AGREEMENT = {"litert-int8": 0.99, "onnx-int8": 0.99, "onnx-fp32": 1.0}
 # A box may move this much. Haar's boxes moved 2 px on ARM (OpenCV's NEON image pyramid rounds its
 # scales differently) with the same people counted; YuNet's did not move at all.
-BOX_PX = {"haar": 2.0, "yunet": 1.0}
+BOX_PX = {"haar": 2.0, "yunet": 1.0, "maskwatch": 1.0}
 # The test modules that need no TensorFlow (the evaluator's test needs train/), run under pytest in the root.
 ARM_TESTS = ("tests/test_tracker.py tests/test_crops.py tests/test_metrics.py tests/test_face_check.py "
              "tests/test_config.py tests/test_images.py tests/test_notify.py tests/test_check_arm.py "
              "-k 'not scene_evaluator'")
 PYTEST = "pytest==9.0.3 hypothesis==6.170.17"  # requirements-train.txt's
-PIPELINES = (("haar", "litert-int8"), ("yunet", "litert-int8"), ("yunet", "onnx-fp32"))
+PIPELINES = (("haar", "litert-int8"), ("yunet", "litert-int8"), ("yunet", "onnx-fp32"), ("maskwatch", "litert-int8"))
 # apt's numpy and a C extension built against its ABI (bottleneck calls numpy's C API), as picamera2's simplejpeg.
 APT_NUMPY = ("python3-numpy", "python3-bottleneck")
 # In the venv: apt's extension, edge-run's own packages, and which numpy they share.
@@ -109,7 +109,8 @@ def probe(inputs: Path, out: Path, backends: list[str]) -> None:
                 boxes.append([list(face.box) for face in seen.faces])
                 counted.update(person.label for person in seen.counted)
             counted.update(person.label for person in pipeline.finish())
-            result["clips"][f"{clip.name} {detector_name} {backend}"] = {"counts": dict(counted), "boxes": boxes}
+            key = f"{clip.name} {detector_name} {backend} (detector on {detector.runtime})"
+            result["clips"][key] = {"counts": dict(counted), "boxes": boxes}
     out.write_text(json.dumps(result))
     print(f"probe: wrote {out}", file=sys.stderr)
 
