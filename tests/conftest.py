@@ -1,5 +1,7 @@
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -7,6 +9,16 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def refused_in_one_line(detector: str, detector_dir: Path, message: str) -> None:
+    """``edge-run --check`` with this detector exits 1 with one error line, which says ``message``."""
+    run = subprocess.run([sys.executable, "-m", "edge.cli.run", "--camera", "nothing.avi", "--detector", detector,
+                          "--detector-dir", str(detector_dir), "--gpio", "none", "--check"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 1
+    lines = [line for line in run.stderr.splitlines() if "error" in line]
+    assert len(lines) == 1 and message in lines[0], run.stderr
 
 
 @pytest.fixture(scope="session")

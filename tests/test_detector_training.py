@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import refused_in_one_line
 
 from edge.detectors import bundle, create_detector
 from edge.errors import ModelFileError, ModelMismatchError
@@ -183,9 +184,4 @@ def test_a_damaged_or_foreign_detector_bundle_is_refused_in_one_line(tiny_bundle
     with pytest.raises(ModelFileError, match="is missing"):
         create_detector("maskwatch", missing)
 
-    run = subprocess.run([sys.executable, "-m", "edge.cli.run", "--camera", "nothing.avi", "--detector", "maskwatch",
-                          "--detector-dir", str(changed), "--gpio", "none", "--check"],
-                         cwd=REPO, capture_output=True, text=True)
-    assert run.returncode == 1
-    lines = [line for line in run.stderr.splitlines() if "error" in line]
-    assert len(lines) == 1 and "does not match its manifest" in lines[0], run.stderr
+    refused_in_one_line("maskwatch", changed, "does not match its manifest")

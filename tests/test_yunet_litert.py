@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import refused_in_one_line
 
 from edge.detectors import create_detector, yunet
 from edge.detectors.yunet_litert import LitertYunet
@@ -84,9 +85,4 @@ def test_a_twin_of_another_model_or_a_damaged_one_is_refused_in_one_line(tmp_pat
     model.with_suffix(".tflite").write_bytes(b"not a flatbuffer" * 100)
     with pytest.raises(ModelMismatchError, match=r"cannot be read by LiteRT"):
         create_detector("yunet", folder)
-    run = subprocess.run([sys.executable, "-m", "edge.cli.run", "--camera", "nothing.avi", "--detector", "yunet",
-                          "--detector-dir", str(folder), "--gpio", "none", "--check"],
-                         cwd=REPO, capture_output=True, text=True)
-    assert run.returncode == 1
-    lines = [line for line in run.stderr.splitlines() if "error" in line]
-    assert len(lines) == 1 and "cannot be read by LiteRT" in lines[0], run.stderr
+    refused_in_one_line("yunet", folder, "cannot be read by LiteRT")
