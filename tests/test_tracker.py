@@ -83,7 +83,25 @@ def test_a_box_of_another_size_does_not_take_a_face_off_its_course():
         counted += len(confirmed)
         ids.add(tracks[0].id)
     assert counted == 1
-    assert len(ids) == 2  # the wrong box got a track of its own, which never reached min_hits
+    assert len(ids) == 1  # the wrong box holds the face's: the face framed otherwise, no one new
+
+
+def test_one_face_framed_two_ways_on_alternate_frames_is_one_person():
+    """A detector that boxes a masked face now 77 px (eyes and brow), now 1.5x that (the whole face) as a camera
+    closes in gives boxes too unlike to continue each other's track: they are the same face, one person, whose
+    size comes from its own boxes."""
+    tracker = Tracker(violation_index=1, threshold=0.5, min_hits=3)
+    counted, ids = [], set()
+    for frame in range(30):
+        size = 70.0 + frame
+        whole = np.array([300.0 - size / 2, 200.0 - size / 2, size, size])
+        box = whole if frame % 4 else np.array([whole[0] - size / 4, whole[1] - size / 6, size * 1.5, size * 1.5])
+        tracks, confirmed = tracker.update(box[None], WITH[None])
+        counted += confirmed
+        ids.add(tracks[0].id)
+    counted += tracker.finish()
+    assert len(ids) == 1 and len(counted) == 1 and counted[0].label == 0
+    assert np.isclose(counted[0].box[2], 99.0)  # its last whole-face box, not the other framing
 
 
 def steady(tracker, boxes, probabilities, scores, qualities=None):
