@@ -26,8 +26,8 @@ class MaskwatchDetector(YunetDetector):
     preset = {"detect_every": 3, "motion_gate": True, "motion_regions": True}
     files = ()
     packaged = bundle.PACKAGED
-    # Not chosen by ``auto``: on walk-up clips it counts 0.058 extra people per clip to stock YuNet's 0.022
-    # (one face framed two ways taken for two people, hands, lace; docs/detector.md).
+    # Not chosen by ``auto``: on walk-up clips it counts 0.044 extra people per clip to stock YuNet's 0.018
+    # (hands, lace; docs/detector.md).
     auto_rank = None
 
     @classmethod
