@@ -335,8 +335,9 @@ def check(argv) -> int:
                       + ", ".join(f"{k} {v}" for k, v in timings.items()) + f"\n  wheels: {tags}", rows))
     for title, rows in table:
         print(f"\n{title}")
+        first = max(len(row[0]) for row in rows)
         for row in rows:
-            print(f"  {row[0]:34} {row[1]:12} {row[2]:70} {row[3]}")
+            print(f"  {row[0]:{first}} {row[1]:12} {row[2]:70} {row[3]}")
     print("\ncheck-arm: " + ("every result within tolerance" if all_ok else "DIFFERENCES beyond tolerance"))
     return 0 if all_ok else 1
 
