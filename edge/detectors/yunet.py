@@ -1,7 +1,9 @@
-"""YuNet (OpenCV model zoo) through ``cv2.FaceDetectorYN``: small, fast, finds masked faces.
+"""YuNet (OpenCV model zoo): small, fast, finds masked faces; on LiteRT from its TFLite twin, else OpenCV.
 
-Its 230 KB ONNX ships inside the package (``edge/models/detectors/yunet``, MIT, with its licence), so a fresh
-install detects with it offline; a YuNet file in the detector folder (``edge-models fetch``) is used instead.
+Its 230 KB ONNX ships inside the package (``edge/models/detectors/yunet``, MIT, with its licence) with its twin
+(``edge.detectors.yunet_litert``), so a fresh install detects with it offline; a YuNet file in the detector folder
+(``edge-models fetch``) is used instead, through ``cv2.FaceDetectorYN`` unless a twin lies beside it or it is the
+packaged file again.
 """
 
 from dataclasses import dataclass
