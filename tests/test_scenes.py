@@ -140,7 +140,9 @@ def test_scene_evaluator_on_photos_counted_by_hand(tmp_path, mask_images, face_m
     """Three photos made here. A: an unmasked face boxed, a masked one beside it not boxed. B: a masked face
     boxed. C: a box drawn on the bare wall, so a face no detector can find. By hand: with_mask 1 of 1
     found, without_mask 1 of 2; one violation found and flagged; one alert, and it is right; one detection
-    matching no box (A's masked face), and no masked face called a violation."""
+    matching no box (A's masked face), and no masked face called a violation. D: an unmasked face the photo's
+    left edge cuts, boxed: found and not judged (the door's rule: its mask may be out of the picture), no alert."""
+    from edge.policy import NOT_JUDGED
     from train.evaluate_scenes import main as evaluate_scenes
 
     data = tmp_path / "scenes"
@@ -149,16 +151,18 @@ def test_scene_evaluator_on_photos_counted_by_hand(tmp_path, mask_images, face_m
                 [("without_mask", (80, 210, 240, 390))])
     write_scene(data, "b", [(masked, (300, 200))], [("with_mask", (320, 210, 480, 390))])
     write_scene(data, "c", [], [("without_mask", (300, 200, 460, 380))])
+    write_scene(data, "d", [(unmasked[:, 70:], (0, 200))], [("without_mask", (0, 210, 110, 390))])
     out = tmp_path / "out"
     assert evaluate_scenes(["--model", "default", "--data", str(data), "--all", "--detector", "yunet",
                             "--detector-dir", str(face_models), "--out", str(out)]) == 0
     result = json.loads((out / "scenes.json").read_text())
-    assert result["photos"] == 3
+    assert result["photos"] == 4
     assert {k: (v["found"], v["faces"]) for k, v in result["detection"].items()} == {
-        "with_mask": (1, 1), "without_mask": (1, 2)}
+        "with_mask": (1, 1), "without_mask": (2, 3)}
     assert result["classification"]["with_mask"]["recall"] == 1.0
-    assert result["classification"]["without_mask"]["recall"] == 1.0
-    assert result["violations"] == {"faces": 2, "found": 1, "flagged": 1}
+    assert result["classification"]["without_mask"]["called"][NOT_JUDGED] == 1
+    assert result["classification"]["without_mask"]["recall"] == 0.5  # D's face, found, is not judged
+    assert result["violations"] == {"faces": 3, "found": 2, "flagged": 1}
     assert result["alerts"]["called"] == 1 and result["alerts"]["precision"] == 1.0
     assert result["unmatched_detections"] == 1 and result["masked_called_violation"] == 0.0
     assert (out / "scenes.png").stat().st_size > 10_000

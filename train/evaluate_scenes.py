@@ -3,9 +3,10 @@
 Each photo of a scene set (``images/`` + ``annotations/`` in Pascal VOC) goes through edge-run's own
 pipeline as a frame of its own: the face detector, the face check of ``[tracker]`` (a detection below the
 detector's ``face_score`` is no person; one narrower than ``judge_px`` or turned more than ``max_turn`` is
-counted *not judged*, never an alert; ``--no-face-check`` turns it off), the manifest's crop rule, the
-classifier, the threshold and the policy. Detections are matched to the boxes (IoU at least
-``--min-iou``, best pairs first) and the report says, per class and per face size:
+counted *not judged*, never an alert; ``--no-face-check`` turns it off; a face the photo's edge cuts is not
+judged either, ``[door]``'s rule), the manifest's crop rule, the classifier, the threshold and the policy.
+Detections are matched to the boxes (IoU at least ``--min-iou``, best pairs first) and the report says, per
+class and per face size:
 
 - *detection recall*: boxed faces the detector found;
 - *classification on found faces*: each found face's label against its box's (a confusion matrix of
@@ -40,7 +41,7 @@ from tqdm import tqdm
 from edge import detectors
 from edge.console import Parser, key_number, number, run_main
 from edge.decision import predict_labels
-from edge.policy import NOT_JUDGED
+from edge.policy import NOT_JUDGED, NOT_PEOPLE
 from edge.scoring import SIZE_BUCKETS, confusion_matrix
 
 from .dataset import DatasetError, is_scene_set, voc_faces
@@ -102,7 +103,9 @@ def evaluate(model: str, data: Path, detector_name: str, detector_dir: str, use_
             people = [face for face in detected if face.person is not None]
             turned_down += len(detected) - len(people)
             found = np.array([face.box for face in people], dtype=np.float64).reshape(-1, 4)
-            predicted = [face.person for face in people]
+            # On a photo of its own (the door's defaults: the whole frame, any size) a face is no person of
+            # the door only when the photo's edge cuts it: it is found, and not judged.
+            predicted = [NOT_JUDGED if face.person in NOT_PEOPLE else face.person for face in people]
         pairs = dict(match_boxes(boxes, found, min_iou))
         for t, (label, box) in enumerate(truth):
             f = pairs.get(t)
