@@ -225,43 +225,55 @@ def _photometric(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return image
 
 
+def false_at_zooms(photo: Photo, image: np.ndarray, ours, stock, every: int = 3) -> np.ndarray:
+    """Corner boxes (in the photo) of what the detector ``ours`` (a ``cv2.FaceDetectorYN`` at its floor) finds
+    as a camera closes in on the photo's faces (the walk-through's path, every ``every``-th frame) that no box,
+    no review, no ignored face and no face of ``stock`` (at its floor, same frame) overlaps: lace, microphones,
+    hands, a fill's edge."""
+    from train.walkthrough import frame_at, to_photo, windows
+
+    boxes = photo.boxes if len(photo.boxes) else np.array([[0, 0, image.shape[1], image.shape[0]]], np.float32)
+    accounted = np.vstack([photo.boxes, photo.negatives, photo.faces_unboxed, photo.ignore])
+    found = np.zeros((0, 4), np.float32)
+    for window in windows(image.shape, np.hstack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]))[::every]:
+        frame = frame_at(image, window)
+        _, mine = ours.detect(frame)
+        if mine is None:
+            continue
+        mine = mine[:, :4]
+        _, theirs = stock.detect(frame)
+        if theirs is not None:
+            mine = mine[overlap(_corners(mine), _corners(theirs[:, :4])).max(axis=1) < 0.3]
+        mine = _corners([to_photo(box, window) for box in mine])
+        if len(mine) and len(accounted):
+            mine = mine[overlap(mine, accounted).max(axis=1) < 0.3]
+        if len(mine) and len(found):
+            mine = mine[corner_iou(mine, found).max(axis=1) < 0.5]
+        found = np.vstack([found, mine])
+    return found
+
+
+def zoom_detector(onnx: Path, floor: float):
+    """A YuNet ONNX as ``false_at_zooms`` runs it: ``cv2.FaceDetectorYN`` on the walk-through's frames, at
+    ``floor``."""
+    from train.walkthrough import FRAME
+
+    return cv2.FaceDetectorYN.create(str(onnx), "", FRAME, floor, 0.3, 5000)
+
+
 def mine_false(items: list[Photo], onnx: Path, stock_onnx: Path, cache: Path, floor: float = 0.35,
                every: int = 3, progress=print) -> None:
-    """Add to each photo's ``negatives`` what the detector ``onnx`` finds (score >= ``floor``) as a camera
-    closes in on the photo's faces (the walk-through's path, every ``every``-th frame) that no box, no review,
-    no ignored face and no stock-YuNet face (score >= ``STOCK_DOUBT``, same frame) overlaps: lace, microphones, a
-    fill's edge. The first fine-tune found these far more often than stock YuNet, at walk-through zooms its
-    training crops rarely showed. Kept in ``cache`` (JSON)."""
-    from train.walkthrough import FRAME, frame_at, to_photo, windows
-
+    """Add to each photo's ``negatives`` what the detector ``onnx`` finds (score >= ``floor``) at walk-through
+    zooms that stock YuNet does not even doubt (``false_at_zooms``). The first fine-tune found these far more
+    often than stock YuNet, at walk-through zooms its training crops rarely showed. Kept in ``cache`` (JSON)."""
     known = json.loads(cache.read_text()) if cache.is_file() else {}
     ours = stock = None
     for n, photo in enumerate(items):
         key = f"{photo.source}/{photo.name}"
         if key not in known:
             if ours is None:
-                ours = cv2.FaceDetectorYN.create(str(onnx), "", FRAME, floor, 0.3, 5000)
-                stock = cv2.FaceDetectorYN.create(str(stock_onnx), "", FRAME, STOCK_DOUBT, 0.3, 5000)
-            image = read_image(photo.path).bgr
-            boxes = photo.boxes if len(photo.boxes) else np.array([[0, 0, image.shape[1], image.shape[0]]], np.float32)
-            accounted = np.vstack([photo.boxes, photo.negatives, photo.faces_unboxed, photo.ignore])
-            found = np.zeros((0, 4), np.float32)
-            for window in windows(image.shape, np.hstack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]))[::every]:
-                frame = frame_at(image, window)
-                _, mine = ours.detect(frame)
-                if mine is None:
-                    continue
-                mine = mine[:, :4]
-                _, theirs = stock.detect(frame)
-                if theirs is not None:
-                    mine = mine[overlap(_corners(mine), _corners(theirs[:, :4])).max(axis=1) < 0.3]
-                mine = _corners([to_photo(box, window) for box in mine])
-                if len(mine) and len(accounted):
-                    mine = mine[overlap(mine, accounted).max(axis=1) < 0.3]
-                if len(mine) and len(found):
-                    mine = mine[corner_iou(mine, found).max(axis=1) < 0.5]
-                found = np.vstack([found, mine])
-            known[key] = found.round(1).tolist()
+                ours, stock = zoom_detector(onnx, floor), zoom_detector(stock_onnx, STOCK_DOUBT)
+            known[key] = false_at_zooms(photo, read_image(photo.path).bgr, ours, stock, every).round(1).tolist()
             if (n + 1) % 200 == 0:
                 progress(f"  looked for false faces on {n + 1}/{len(items)} photos")
         mined = np.asarray(known[key], np.float32).reshape(-1, 4)
