@@ -25,6 +25,8 @@ ENTERING, BOTH = "entering", "both"
 # that edge is cut. Near the bottom edge, a box as tall as a whole face's is a whole face whose chin comes close
 # to it (a close-up): YuNet's boxes of wholly seen faces are 1.10-1.49 times as tall as wide (5th to 95th
 # percentile, 972 boxes of held-out walk-up clips), of faces the bottom edge cuts 0.70-1.31 (median 0.88).
+# A box touching the top edge whose eyes (a detector's landmarks) are in the picture shows all its mask: YuNet
+# boxes a face filling the frame from its hairline, above the picture (2 of 226 held-out walk-up clips).
 EDGE, EDGE_SHARE, WHOLE_ASPECT = 0.01, 0.1, 1.2
 # A face that grew this many times along its track (the line through its sizes: edge.tracker) is walking up;
 # one that shrank so, having never grown so, is walking away. Someone walking up to a door from 3 m to 1 m
@@ -42,14 +44,17 @@ def face_size(boxes: np.ndarray) -> np.ndarray:
     return np.minimum(boxes[:, 2], boxes[:, 3])
 
 
-def cut(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Whether each box touches (or crosses) the frame's edge."""
+def cut(boxes: np.ndarray, width: int, height: int, eyes: np.ndarray | None = None) -> np.ndarray:
+    """Whether each box touches (or crosses) the frame's edge; ``eyes``: the height of each face's eyes (NaN or
+    None: unknown)."""
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    eyes = np.full(len(boxes), np.nan) if eyes is None else np.asarray(eyes, np.float64).reshape(-1)
     touching = EDGE * min(width, height)
     across = np.maximum(touching, EDGE_SHARE * boxes[:, 2])  # to the left and right edges
     squat = boxes[:, 3] < WHOLE_ASPECT * boxes[:, 2]
     down = np.where(squat, np.maximum(touching, EDGE_SHARE * boxes[:, 3]), touching)  # to the bottom one
-    return ((boxes[:, 0] <= across) | (boxes[:, 1] <= touching) | (boxes[:, 0] + boxes[:, 2] >= width - across)
+    top = (boxes[:, 1] <= touching) & ~(eyes > touching)
+    return ((boxes[:, 0] <= across) | top | (boxes[:, 0] + boxes[:, 2] >= width - across)
             | (boxes[:, 1] + boxes[:, 3] >= height - down))
 
 
@@ -122,11 +127,11 @@ class Door:
         """The region in a frame's pixels; None: the whole frame."""
         return None if self.region is None else np.asarray(self.region, np.float64) * [width, height]
 
-    def evidence(self, boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    def evidence(self, boxes: np.ndarray, width: int, height: int, eyes: np.ndarray | None = None) -> np.ndarray:
         """Rows (cut, at door) for each face box on a ``width`` x ``height`` frame: cut by the frame's edge;
-        at the door (its centre in the region, ``count_px`` large, wholly in view)."""
+        at the door (its centre in the region, ``count_px`` large, wholly in view). ``eyes``: as cut()."""
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-        edge = cut(boxes, width, height)
+        edge = cut(boxes, width, height, eyes)
         near = face_size(boxes) >= self.count_px
         polygon = self.polygon(width, height)
         if polygon is not None:

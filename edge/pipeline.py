@@ -165,7 +165,7 @@ class Pipeline:
         # (score, turn, quality, cut, at door): how face-like, how turned away, how well seen (a settled face
         # needs no more judging), whether the frame's edge cuts it, whether it is at the door.
         evidence = np.column_stack([faces[:, 4:6], np.zeros(len(boxes)),
-                                    self.door.evidence(boxes, image.shape[1], image.shape[0])])
+                                    self.door.evidence(boxes, image.shape[1], image.shape[0], faces[:, 6])])
         fresh = []
         for i, track in enumerate(assigned):
             if self._is_settled(track):

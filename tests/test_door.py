@@ -14,7 +14,7 @@ from conftest import unmasked_face
 from edge import config as configs
 from edge.cli.report import main as edge_report
 from edge.counts import CountStore
-from edge.door import Door, cut, inside
+from edge.door import EDGE, Door, cut, inside
 from edge.mqtt import messages
 from edge.policy import LEAVING, PASSER_BY, Policy, countable
 from edge.runner import record
@@ -127,6 +127,30 @@ def test_a_face_cut_by_the_frames_edge_is_not_judged_until_wholly_in_view(models
     stays_cut = walk(person, sides, [(20, 240)] * 40)  # its centre 20 px from the left edge
     totals, results = counted(models, stays_cut)
     assert sum(bool(r.faces) for r in results) >= 20 and totals == {PASSER_BY: 1}
+
+
+def test_a_close_up_whose_box_runs_above_the_frame_is_judged_when_its_eyes_are_in_it(models, shared_dir):
+    """A held-out photo's walk-up clip: a child's bare face filling the frame, which YuNet boxes from above the
+    frame's top (its forehead) to its chin. Its eyes and mask are in the picture: a person, judged."""
+    from edge.images import read_image
+    from train.dataset import voc_faces
+    from train.walkthrough import run_clip
+
+    scenes = shared_dir / "datasets" / "scenes-ilc"
+    name = "c2f093da64359b60f049ace1733ad916"
+    faces = [(label, np.array(box)) for label, box in voc_faces(scenes / "annotations" / f"{name}.xml")]
+    pipeline = pipeline_for(configs.from_dict({}), models, exact=True)
+    clip = run_clip(pipeline, read_image(scenes / "images" / f"{name}.jpg").bgr, name, faces, keep=True)
+    (face,) = clip.last_faces
+    assert face.box[1] <= EDGE * 480 and clip.counted == {"without_mask": 1}  # its box touches the top
+
+
+def test_geometry_of_a_face_cut_by_the_top_edge():
+    whole, hairline, half = [100, -8, 340, 437], [100, 2, 300, 200], [100, 0, 200, 120]
+    # eyes in the picture: no cut; eyes unknown (a detector without landmarks) or at the edge: cut
+    assert cut([whole, hairline, half], 640, 480, [170, np.nan, 3]).tolist() == [False, True, True]
+    assert cut([whole], 640, 480).tolist() == [True]
+    assert cut([[0, 100, 200, 200]], 640, 480, [150]).tolist() == [True]  # the left edge cuts it, eyes or not
 
 
 def test_the_fast_path_counts_the_door_as_every_frame_detection_does(models, person):

@@ -138,7 +138,7 @@ def test_haar_searches_a_region_only_for_the_face_widths_expected_there(setup):
     frame = np.full((480, 640, 3), 90, np.uint8)
     frame[10:310, 100:400] = cv2.resize(cv2.imread(str(FACE)), (300, 300), interpolation=cv2.INTER_AREA)
     detector = HaarDetector(HaarConfig(setup=setup))
-    (x, y, width, height, _, _), = detector.detect(frame)
+    (x, y, width, height, *_), = detector.detect(frame)
 
     def found(smallest, largest):
         region = np.array([[50, 0, 450, 400, smallest, largest]], np.float64)

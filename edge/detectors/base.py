@@ -15,9 +15,11 @@ DETECTORS = Registry("detector", "edge.detectors")
 
 # The longer side frames are shrunk to for detection, unless the config or a detector's bundle says otherwise.
 DEFAULT_SIDE = 640
-NO_FACES = np.zeros((0, 6), dtype=np.float64)
+NO_FACES = np.zeros((0, 7), dtype=np.float64)
 # The turn of a face a detector without landmarks finds: it cannot tell, and takes every face as frontal.
 NO_TURN = 0.0
+# Where the eyes of a face a detector without landmarks finds are: it cannot tell.
+NO_EYES = np.nan
 
 
 def turn(eyes: np.ndarray, nose: np.ndarray) -> np.ndarray:
@@ -40,8 +42,8 @@ class ModelFile:
 
 
 def plausible(faces: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Rows with finite numbers and a non-empty box that overlaps the frame and is no more than
-    twice the frame's longer side (a face right at the lens fills the frame, no face exceeds it).
+    """Rows with finite numbers (the eyes may be unknown) and a non-empty box that overlaps the frame and is no
+    more than twice the frame's longer side (a face right at the lens fills the frame, no face exceeds it).
 
     Detector networks can emit garbage on tiny or odd inputs (YuNet gave a box at x=3.6e29
     on a 32x60 image, and one 5.5e9 px wide covering a whole HTTP-streamed frame); one such row
@@ -50,7 +52,7 @@ def plausible(faces: np.ndarray, width: int, height: int) -> np.ndarray:
     x, y, w, h = faces[:, 0], faces[:, 1], faces[:, 2], faces[:, 3]
     largest = 2 * max(width, height)
     with np.errstate(invalid="ignore", over="ignore"):
-        keep = (np.isfinite(faces).all(axis=1) & (w > 0) & (h > 0) & (w <= largest) & (h <= largest)
+        keep = (np.isfinite(faces[:, :6]).all(axis=1) & (w > 0) & (h > 0) & (w <= largest) & (h <= largest)
                 & (x < width) & (y < height) & (x + w > 0) & (y + h > 0))
     return faces[keep]
 
@@ -98,7 +100,8 @@ class FaceDetector(ABC):
         self.min_score = min_score
 
     def detect(self, frame_bgr: np.ndarray, regions: np.ndarray | None = None) -> np.ndarray:
-        """Faces as rows ``(x, y, w, h, score, turn)`` in pixels of ``frame_bgr`` (``turn``: see turn()).
+        """Faces as rows ``(x, y, w, h, score, turn, eyes)`` in pixels of ``frame_bgr`` (``turn``: see turn();
+        ``eyes``: the height of the line between the eyes, NO_EYES where the detector has no landmarks).
 
         ``regions``: search only these parts of the frame (None: all of it), rows
         ``(x0, y0, x1, y1, smallest, largest)`` as ``crops.search_regions`` makes them, the last two
@@ -117,12 +120,13 @@ class FaceDetector(ABC):
                 widths = None if np.isnan(smallest) else (smallest * factor, largest * factor)
                 part = self._detect(prepared[y0:y1, x0:x1], widths)
                 if len(part):
-                    found.append(part + [x0, y0, 0, 0, 0, 0])
+                    found.append(part + [x0, y0, 0, 0, 0, 0, y0])
             faces = np.vstack(found)
         if len(faces) == 0:
             return NO_FACES
         faces = faces[faces[:, 4] >= self.min_score]
         faces[:, :4] = scale_boxes(faces[:, :4], factor)
+        faces[:, 6] /= factor
         return plausible(faces, frame_bgr.shape[1], frame_bgr.shape[0])
 
     def _prepare(self, frame_bgr: np.ndarray) -> np.ndarray:
@@ -135,7 +139,7 @@ class FaceDetector(ABC):
 
     @abstractmethod
     def _detect(self, prepared: np.ndarray, face_widths: tuple[float, float] | None = None) -> np.ndarray:
-        """Rows ``(x, y, w, h, score, turn)`` on ``_prepare``'s image or a part of it.
+        """Rows ``(x, y, w, h, score, turn, eyes)`` on ``_prepare``'s image or a part of it.
 
         ``face_widths``: the smallest and largest face width expected there, in its pixels (None:
         any). A detector that searches size by size (Haar) skips the others; a network that sees

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..crops import box_centres
 from ..errors import ModelFileError
-from .base import DETECTORS, NO_FACES, NO_TURN, FaceDetector
+from .base import DETECTORS, NO_EYES, NO_FACES, NO_TURN, FaceDetector
 
 FRONTAL = "haarcascade_frontalface_default.xml"
 EYE = "haarcascade_eye.xml"
@@ -119,4 +119,5 @@ class HaarDetector(FaceDetector):
         boxes = boxes.reshape(-1, 4)
         if not len(boxes):
             return NO_FACES
-        return np.hstack([boxes, np.ones((len(boxes), 1)), np.full((len(boxes), 1), NO_TURN)])
+        return np.hstack([boxes, np.ones((len(boxes), 1)), np.full((len(boxes), 1), NO_TURN),
+                          np.full((len(boxes), 1), NO_EYES)])

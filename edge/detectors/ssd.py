@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from ..errors import ModelFileError
-from .base import DETECTORS, NO_FACES, NO_TURN, FaceDetector, ModelFile
+from .base import DETECTORS, NO_EYES, NO_FACES, NO_TURN, FaceDetector, ModelFile
 
 CAFFE_FILES = ("res10_300x300_ssd_iter_140000.caffemodel", "deploy.prototxt")
 TENSORFLOW_FILES = ("opencv_face_detector_uint8.pb", "opencv_face_detector.pbtxt")
@@ -77,5 +77,5 @@ class SsdDetector(FaceDetector):
             return NO_FACES
         corners = np.clip(rows[:, 3:7], 0.0, 1.0) * [width, height, width, height]
         boxes = np.column_stack([corners[:, :2], corners[:, 2:] - corners[:, :2], rows[:, 2],
-                                 np.full(len(rows), NO_TURN)])
+                                 np.full(len(rows), NO_TURN), np.full(len(rows), NO_EYES)])
         return boxes[(boxes[:, 2] > 1) & (boxes[:, 3] > 1)].astype(np.float64)

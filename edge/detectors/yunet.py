@@ -123,4 +123,5 @@ class YunetDetector(FaceDetector):
         if faces is None:
             return NO_FACES
         # faces[:, 4:14]: right eye, left eye, nose tip, mouth corners (x, y each)
-        return np.column_stack([faces[:, :4], faces[:, 14], turn(faces[:, 4:8], faces[:, 8:10])]).astype(np.float64)
+        return np.column_stack([faces[:, :4], faces[:, 14], turn(faces[:, 4:8], faces[:, 8:10]),
+                                (faces[:, 5] + faces[:, 7]) / 2]).astype(np.float64)
