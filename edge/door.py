@@ -25,9 +25,11 @@ ENTERING, BOTH = "entering", "both"
 # that edge is cut. Near the bottom edge, a box as tall as a whole face's is a whole face whose chin comes close
 # to it (a close-up): YuNet's boxes of wholly seen faces are 1.10-1.49 times as tall as wide (5th to 95th
 # percentile, 972 boxes of held-out walk-up clips), of faces the bottom edge cuts 0.70-1.31 (median 0.88).
-# A box touching the top edge whose eyes (a detector's landmarks) are in the picture shows all its mask: YuNet
-# boxes a face filling the frame from its hairline, above the picture (2 of 226 held-out walk-up clips).
-EDGE, EDGE_SHARE, WHOLE_ASPECT = 0.01, 0.1, 1.2
+# A close-up (a box CLOSE_UP of the frame's height or more) touching the top edge with its eyes (a detector's
+# landmarks) in the picture shows all its mask: YuNet boxes a face filling the frame from its hairline, above the
+# picture (2 of 226 held-out walk-up clips). A smaller face there comes wholly into view as it walks up, and a false
+# face at the top edge (a hat, 1 of 68 walk-away clips) was counted when every face with its eyes in view was whole.
+EDGE, EDGE_SHARE, WHOLE_ASPECT, CLOSE_UP = 0.01, 0.1, 1.2, 0.5
 # A face that grew this many times along its track (the line through its sizes: edge.tracker) is walking up;
 # one that shrank so, having never grown so, is walking away. Someone walking up to a door from 3 m to 1 m
 # grows 3 times.
@@ -53,7 +55,7 @@ def cut(boxes: np.ndarray, width: int, height: int, eyes: np.ndarray | None = No
     across = np.maximum(touching, EDGE_SHARE * boxes[:, 2])  # to the left and right edges
     squat = boxes[:, 3] < WHOLE_ASPECT * boxes[:, 2]
     down = np.where(squat, np.maximum(touching, EDGE_SHARE * boxes[:, 3]), touching)  # to the bottom one
-    top = (boxes[:, 1] <= touching) & ~(eyes > touching)
+    top = (boxes[:, 1] <= touching) & ~((eyes > touching) & (boxes[:, 3] >= CLOSE_UP * height))
     return ((boxes[:, 0] <= across) | top | (boxes[:, 0] + boxes[:, 2] >= width - across)
             | (boxes[:, 1] + boxes[:, 3] >= height - down))
 

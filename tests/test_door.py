@@ -146,9 +146,10 @@ def test_a_close_up_whose_box_runs_above_the_frame_is_judged_when_its_eyes_are_i
 
 
 def test_geometry_of_a_face_cut_by_the_top_edge():
-    whole, hairline, half = [100, -8, 340, 437], [100, 2, 300, 200], [100, 0, 200, 120]
-    # eyes in the picture: no cut; eyes unknown (a detector without landmarks) or at the edge: cut
-    assert cut([whole, hairline, half], 640, 480, [170, np.nan, 3]).tolist() == [False, True, True]
+    whole, hairline, half, small = [100, -8, 340, 437], [100, -20, 300, 260], [100, 0, 300, 240], [100, 0, 90, 90]
+    # a close-up with its eyes in the picture: no cut; eyes unknown (a detector without landmarks) or at the edge,
+    # or a face too small for a close-up: cut
+    assert cut([whole, hairline, half, small], 640, 480, [170, np.nan, 3, 30]).tolist() == [False, True, True, True]
     assert cut([whole], 640, 480).tolist() == [True]
     assert cut([[0, 100, 200, 200]], 640, 480, [150]).tolist() == [True]  # the left edge cuts it, eyes or not
 
