@@ -36,7 +36,6 @@ from edge.detectors.yunet_litert import STRIDES, priors
 from edge.images import read_image
 from train.detector_data import (
     MINED,
-    STOCK_DOUBT,
     Photo,
     add_mined,
     augment,
@@ -58,7 +57,8 @@ TEACHER_BOX = 0.5  # IoU of stock YuNet's box with the annotated face above whic
 VAL_SIDES = (640, 320)
 # Epochs whose validation recall (score_of) is this close to the best one's are told apart by their false faces at
 # walk-through zooms: round 1 had the best photo recall of its run and counted 0.3 false people per clip at the door.
-RECALL_SLACK = 0.01
+# Two points are about five masked or three unmasked faces of the validation photos (237 and 124): within noise.
+RECALL_SLACK = 0.02
 
 
 def assign(score: np.ndarray, boxes: np.ndarray, grid: np.ndarray, faces: np.ndarray):
@@ -268,25 +268,12 @@ def best_epoch(epochs: list[dict]) -> int:
     return min(close, key=lambda e: (e["zoom_false"], -score_of(e["validation"])))["epoch"]
 
 
-class Remembered:
-    """A detector whose faces on a frame it has seen are looked up, not found again: stock YuNet on the
-    validation photos' zoomed frames is the same every epoch."""
-
-    def __init__(self, detector):
-        self.detector, self.seen = detector, {}
-
-    def detect(self, frame: np.ndarray):
-        key = hashlib.sha1(frame.tobytes()).digest()
-        if key not in self.seen:
-            self.seen[key] = self.detector.detect(frame)
-        return self.seen[key]
-
-
-def zoom_false(onnx_path: Path, stock: Remembered, items: list[Photo], images: "Images", floor: float) -> int:
-    """False faces the detector finds (score >= ``floor``) at walk-through zooms on ``items`` that stock YuNet
-    does not even doubt (``detector_data.false_at_zooms``)."""
+def zoom_false(onnx_path: Path, items: list[Photo], images: "Images", floor: float) -> int:
+    """False faces the detector finds (score >= ``floor``) at walk-through zooms on ``items``
+    (``detector_data.false_at_zooms``; faces stock YuNet finds on the whole photo that no box accounts for are
+    ignored, not false). Stock YuNet at its face-check score finds 16 on the 222 validation photos, round 3 103."""
     ours = zoom_detector(onnx_path, floor)
-    return sum(len(false_at_zooms(photo, images(photo), ours, stock)) for photo in items)
+    return sum(len(false_at_zooms(photo, images(photo), ours)) for photo in items)
 
 
 def train(args, progress=print) -> Path:
@@ -326,7 +313,6 @@ def train(args, progress=print) -> Path:
         progress("stock YuNet on validation: " + _line(stock))
     budgets = {int(side): f["false_faces"] for side, f in history["stock"].items()}
     images = Images()
-    stock_at_zooms = Remembered(zoom_detector(args.stock, STOCK_DOUBT))
     for n in range(int(epoch.numpy()), args.epochs):
         started = time.monotonic()
         rng = np.random.default_rng([args.seed, n])
@@ -339,7 +325,7 @@ def train(args, progress=print) -> Path:
                 sums[key] = sums.get(key, 0.0) + value
         onnx_path = trainer.write(args.out / f"epoch-{n + 1}.onnx", args.stock)
         figures = validate(onnx_path, args.stock, validation, budgets)
-        false_faces = zoom_false(onnx_path, stock_at_zooms, validation, images, figures[VAL_SIDES[0]]["threshold"])
+        false_faces = zoom_false(onnx_path, validation, images, figures[VAL_SIDES[0]]["threshold"])
         epoch.assign(n + 1)
         manager.save()
         losses = {k: round(v / steps_per_epoch, 4) for k, v in sums.items()}

@@ -225,11 +225,11 @@ def _photometric(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return image
 
 
-def false_at_zooms(photo: Photo, image: np.ndarray, ours, stock, every: int = 3) -> np.ndarray:
+def false_at_zooms(photo: Photo, image: np.ndarray, ours, stock=None, every: int = 3) -> np.ndarray:
     """Corner boxes (in the photo) of what the detector ``ours`` (a ``cv2.FaceDetectorYN`` at its floor) finds
     as a camera closes in on the photo's faces (the walk-through's path, every ``every``-th frame) that no box,
-    no review, no ignored face and no face of ``stock`` (at its floor, same frame) overlaps: lace, microphones,
-    hands, a fill's edge."""
+    no review, no ignored face and no face of ``stock`` (at its floor, same frame; None: none) overlaps: lace,
+    microphones, hands, a fill's edge."""
     from train.walkthrough import frame_at, to_photo, windows
 
     boxes = photo.boxes if len(photo.boxes) else np.array([[0, 0, image.shape[1], image.shape[0]]], np.float32)
@@ -241,7 +241,7 @@ def false_at_zooms(photo: Photo, image: np.ndarray, ours, stock, every: int = 3)
         if mine is None:
             continue
         mine = mine[:, :4]
-        _, theirs = stock.detect(frame)
+        theirs = None if stock is None else stock.detect(frame)[1]
         if theirs is not None:
             mine = mine[overlap(_corners(mine), _corners(theirs[:, :4])).max(axis=1) < 0.3]
         mine = _corners([to_photo(box, window) for box in mine])
