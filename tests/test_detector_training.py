@@ -116,18 +116,18 @@ def test_a_row_learns_stock_yunets_box_where_it_frames_the_face_else_the_annotat
 
 
 def test_a_false_face_at_walk_through_zooms_is_found_until_it_is_known(shared_dir, stock, tmp_path):
-    """The shipped maskwatch detector's one false face on a training photo at walk-through zooms (a pale patch of
-    shop window; not doubted by stock YuNet) is found there, and not once it is a hard negative."""
+    """The shipped maskwatch detector's one false face on a training photo at walk-through zooms (graffiti behind a
+    street barrier; not doubted by stock YuNet) is found there, and not once it is a hard negative."""
     from train.detector_data import STOCK_DOUBT, corner_iou, false_at_zooms, mine_ignored, photos, zoom_detector
 
     photo = next(p for p in photos([shared_dir / "datasets" / "scenes-ilc"], "train")
-                 if p.name == "59ff5c0472312330d7e01e24fb424482")
+                 if p.name == "08bfc6556e60cbd2c5dbfb41457a04fa")
     mine_ignored([photo], stock, tmp_path / "ignored.json", progress=lambda _: None)
     image = read_image(photo.path).bgr
     ours = zoom_detector(REPO / "edge" / "models" / "detectors" / "maskwatch" / "detector.onnx", 0.35)
     doubted = zoom_detector(stock, STOCK_DOUBT)
     found = false_at_zooms(photo, image, ours, doubted)
-    assert len(found) == 1 and corner_iou(found, np.array([[344.2, 165.0, 377.2, 213.7]]))[0, 0] > 0.8
+    assert len(found) == 1 and corner_iou(found, np.array([[152.2, 158.6, 186.5, 204.2]]))[0, 0] > 0.8
     photo.negatives = np.vstack([photo.negatives, found])
     assert len(false_at_zooms(photo, image, ours, doubted)) == 0
 
