@@ -22,7 +22,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MASKWATCH_SHARED ?= $(SHARED)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps demo demo-fleet test lint train evaluate export ship package install uninstall rollback deploy bench bench-compare sweep check-wheels check-arm fairness detector detector-eval soak mine-negatives negatives walkthrough scenes clean
+.PHONY: help setup system-deps demo demo-fleet test lint train evaluate export ship package install uninstall rollback deploy bench bench-compare sweep check-wheels check-arm fairness detector detector-eval soak mine-negatives negatives zooms walkthrough scenes clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -195,6 +195,10 @@ mine-negatives: setup ## YuNet's false faces on scenes-ilc's walk-up clips → $
 
 negatives: setup ## scenes-ilc + the reviewed false faces (train/reviewed/negatives-review.json) as not_face → $(NEGATIVES)/scenes-ilc
 	$(PY) -m train.negatives write --data $(SHARED)/datasets/scenes-ilc --out $(NEGATIVES)/scenes-ilc
+
+zooms: setup ## DETECTOR's unaccounted finds at walk-through zooms on the detector's training photos → runs/zooms/candidates.json + contact sheets to review (then train.negatives zooms-review)
+	$(PY) -m train.negatives zooms --data $(SHARED)/datasets/scenes-ilc $(SHARED)/datasets/scenes-ap27 --stock $(STOCK_YUNET) \
+		--onnx $(DETECTOR) --out runs/zooms
 
 walkthrough: setup ## real photos (scenes-ilc, held out) as clips: walk-up (people counted vs the boxes), walk-by, walk-away, edge (nobody) → runs/walkthrough-*
 	$(PY) -m train.walkthrough --data $(SHARED)/datasets/scenes-ilc --detector-dir $(DETECTORS) --detector yunet \

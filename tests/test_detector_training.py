@@ -132,6 +132,69 @@ def test_a_false_face_at_walk_through_zooms_is_found_until_it_is_known(shared_di
     assert len(false_at_zooms(photo, image, ours, doubted)) == 0
 
 
+def test_the_zoom_review_is_of_training_photos_and_teaches_only_its_false_faces_as_background(shared_dir):
+    """Round 5's reviewed finds at walk-through zooms: the false faces become hard negatives of their photo, the
+    faces and the doubtful ones are not background; none is on a validation or held-out photo."""
+    from train.detector_data import ZOOMS, photos, split_of
+
+    review = json.loads(ZOOMS.read_text())
+    reviewed = set(review["not_faces"]) | set(review["faces"]) | set(review["unsure"])
+    assert {split_of(key.split("/")[1]) for key in reviewed} == {"train"}
+    items = {f"{p.source}/{p.name}": p
+             for p in photos([shared_dir / "datasets" / name for name in ("scenes-ilc", "scenes-ap27")], "train")}
+    assert reviewed <= set(items)
+
+    def holds(boxes: np.ndarray, xywh: list) -> bool:
+        corners = np.array([xywh[0], xywh[1], xywh[0] + xywh[2], xywh[1] + xywh[3]], np.float32)
+        return bool(np.isclose(boxes, corners, atol=0.05).all(axis=1).any())
+
+    for key, boxes in review["not_faces"].items():
+        assert all(holds(items[key].negatives, box) and not holds(items[key].faces_unboxed, box) for box in boxes)
+    for kind in ("faces", "unsure"):
+        for key, boxes in review[kind].items():
+            assert all(holds(items[key].faces_unboxed, box) and not holds(items[key].negatives, box) for box in boxes)
+
+
+def test_a_hand_found_at_zooms_is_a_candidate_until_its_verdict_is_filed(shared_dir, stock, tmp_path, monkeypatch,
+                                                                          capsys):
+    """`zooms` puts the shipped detector's false face on a training photo (a fist at door size) on a contact sheet;
+    `zooms-review` files it as no face, and then it is a hard negative, no longer a candidate; bad verdicts are
+    refused in one line."""
+    from train import detector_data
+    from train.negatives import main
+
+    name = "00a289ede2a678155d3d0bd19853899a"
+    ilc = shared_dir / "datasets" / "scenes-ilc"
+    data = tmp_path / "scenes-ilc"
+    (data / "images").mkdir(parents=True)
+    (data / "annotations").mkdir()
+    (data / "images" / f"{name}.jpg").symlink_to(ilc / "images" / f"{name}.jpg")
+    (data / "annotations" / f"{name}.xml").symlink_to(ilc / "annotations" / f"{name}.xml")
+    review = tmp_path / "zoom-review.json"
+    review.write_text(json.dumps({"about": "test", "not_faces": {}, "faces": {}, "unsure": {}}))
+    monkeypatch.setattr(detector_data, "ZOOMS", review)
+    shipped = REPO / "edge" / "models" / "detectors" / "maskwatch" / "detector.onnx"
+    zooms = ["zooms", "--data", str(data), "--onnx", str(shipped), "--stock", str(stock), "--floor", "0.37"]
+
+    assert main(zooms + ["--out", str(tmp_path / "first")]) == 0
+    candidates = json.loads((tmp_path / "first" / "candidates.json").read_text())
+    assert len(candidates) == 1 and candidates[0]["box"][2] > 100  # the fist, as large as a face at the door
+    assert cv2.imread(str(tmp_path / "first" / "sheet-00.png")) is not None
+    verdicts = tmp_path / "verdicts.json"
+    verdicts.write_text(json.dumps({"not_faces": [3], "faces": []}))
+    review_args = ["zooms-review", "--candidates", str(tmp_path / "first" / "candidates.json"),
+                   "--verdicts", str(verdicts), "--review", str(review)]
+    capsys.readouterr()
+    assert main(review_args) == 1
+    refusal = capsys.readouterr().err.strip().splitlines()
+    assert len(refusal) == 1 and "--verdicts" in refusal[0] and "0..0" in refusal[0], refusal
+    verdicts.write_text(json.dumps({"not_faces": [0], "faces": []}))
+    assert main(review_args) == 0
+    assert json.loads(review.read_text())["not_faces"] == {f"scenes-ilc/{name}": [candidates[0]["box"]]}
+    assert main(zooms + ["--out", str(tmp_path / "second")]) == 0
+    assert json.loads((tmp_path / "second" / "candidates.json").read_text()) == []
+
+
 def test_the_shipped_epoch_has_fewer_false_faces_at_zooms_among_those_of_the_best_recall():
     from train.detector import RECALL_SLACK, best_epoch
 

@@ -36,6 +36,8 @@ from edge.detectors.yunet_litert import STRIDES, priors
 from edge.images import read_image
 from train.detector_data import (
     MINED,
+    SOURCES,
+    STOCK,
     Photo,
     add_mined,
     augment,
@@ -47,8 +49,6 @@ from train.detector_data import (
 )
 from train.yunet_keras import build, write_onnx
 
-STOCK = Path("../shared/models/face/face_detection_yunet_2026may.onnx")
-SOURCES = [Path("../shared/datasets/scenes-ilc"), Path("../shared/datasets/scenes-ap27")]
 CENTRE_RADIUS = 2.5  # strides around a face's centre where rows may be assigned to it (SimOTA's centre prior)
 TOP_IOUS = 10  # SimOTA's dynamic k: the sum of a face's best IoUs
 WEIGHTS = {"obj": 1.0, "cls": 1.0, "box": 5.0, "kps": 0.1}  # YuNet's own loss weights

@@ -7,8 +7,10 @@ removed when the sets were made (../shared/README.md), so no photo straddles two
 
 What a box-less part of a photo is matters as much as the boxes: crowds are not boxed exhaustively, so a
 stock-YuNet face there that no box and no review accounts for is *ignored* (neither face nor background),
-while the reviewed false faces (``train/reviewed/negatives-review.json``: backs of heads, hands, patterns)
-are *hard negatives*, and the reviewed unboxed faces (``walkthrough-unboxed.json``) are faces.
+while the reviewed false faces (``train/reviewed/negatives-review.json``: backs of heads, hands, patterns;
+``zoom-review.json``: what round 5 found at walk-through zooms on training photos) are *hard negatives*, and the
+reviewed unboxed faces (``walkthrough-unboxed.json``, and the faces and doubtful ones of ``zoom-review.json``) are
+neither face nor background.
 """
 
 import hashlib
@@ -27,7 +29,10 @@ from train.split import held_out
 REVIEWED = Path(__file__).with_name("reviewed")
 NEGATIVES = REVIEWED / "negatives-review.json"
 UNBOXED = REVIEWED / "walkthrough-unboxed.json"
+ZOOMS = REVIEWED / "zoom-review.json"
 MINED = Path(__file__).with_name("mined") / "negatives.json"
+STOCK = Path("../shared/models/face/face_detection_yunet_2026may.onnx")
+SOURCES = [Path("../shared/datasets/scenes-ilc"), Path("../shared/datasets/scenes-ap27")]
 SPLITS = ("train", "val", "test")
 MIN_BOX = 6  # px in a training crop: smaller boxes are ignored, not taught
 STOCK_DOUBT = 0.1  # a stock-YuNet score this high makes a mined false face more likely a face nobody boxed
@@ -92,9 +97,18 @@ def _reviews() -> tuple[dict, dict, dict]:
     return merged, unboxed["faces"], negatives
 
 
+def _zoom_review() -> tuple[dict, dict]:
+    """``zoom-review.json`` by source/photo: its false faces, and its faces with the doubtful ones (x, y, w, h)."""
+    review = json.loads(ZOOMS.read_text())
+    not_background = {key: review["faces"].get(key, []) + review["unsure"].get(key, [])
+                      for key in set(review["faces"]) | set(review["unsure"])}
+    return review["not_faces"], not_background
+
+
 def photos(sources: list[Path], split: str) -> list[Photo]:
     """The photos of ``split`` in every source, with the reviews that concern them."""
     negatives, unboxed, _ = _reviews()
+    zoom_negatives, zoom_unboxed = _zoom_review()
     found = []
     for source in sources:
         source = Path(source)
@@ -109,8 +123,10 @@ def photos(sources: list[Path], split: str) -> list[Photo]:
             if image is None:
                 continue
             faces = [(label, box) for label, box in voc_faces(xml) if label != "not_face"]
+            key = f"{source.name}/{xml.stem}"
             found.append(Photo(image, source.name, _corners([box for _, box in faces]), [label for label, _ in faces],
-                               _corners(negatives.get(xml.stem, [])), _corners(unboxed.get(xml.stem, []))))
+                               _corners(negatives.get(xml.stem, []) + zoom_negatives.get(key, [])),
+                               _corners(unboxed.get(xml.stem, []) + zoom_unboxed.get(key, []))))
     return found
 
 

@@ -12,12 +12,19 @@ crowds hold real faces the annotators did not box, and those must not be taught 
 candidates looked at and found to be no face). Its images link to scenes-ilc's, and it keeps the folder
 name ``scenes-ilc``, so splits (held-out photos included) and reports are those of scenes-ilc itself.
 
+``zooms`` does the same for this project's detector (``--onnx``, at its face score) on the detector's training
+photos (``train.detector_data``), at the walk-through's zooms, keeping what nothing accounts for yet: no box, no
+review, no mined false face, no stock-YuNet face; ``zooms-review`` files the verdicts of its contact sheets
+(``{"not_faces": [numbers], "faces": [numbers]}``, the rest doubtful) into train/reviewed/zoom-review.json.
+
 Usage::
 
     python -m train.negatives mine --data ../shared/datasets/scenes-ilc --detector-dir ../shared/models/face \\
         --out runs/negatives
     python -m train.negatives mine … --faces 4 8 --out runs/negatives-4to8   # crowds: mostly real faces
     python -m train.negatives write --data ../shared/datasets/scenes-ilc --out runs/negatives/scenes-ilc
+    python -m train.negatives zooms --onnx runs/detector-7/bundle/detector.onnx --floor 0.37 --out runs/zooms
+    python -m train.negatives zooms-review --candidates runs/zooms/candidates.json --verdicts verdicts.json
 """
 
 import argparse
@@ -38,6 +45,17 @@ from edge.images import read_image
 from edge.policy import NOT_FACE
 from edge.runtime import load_models
 from train.dataset import is_scene_set, voc_faces
+from train.detector_data import (
+    MINED,
+    SOURCES,
+    STOCK,
+    ZOOMS,
+    add_mined,
+    false_at_zooms,
+    mine_ignored,
+    photos,
+    zoom_detector,
+)
 from train.split import held_out
 
 from .walkthrough import frame_at, matches, to_photo, windows
@@ -77,16 +95,18 @@ def mine_photo(detector, photo: np.ndarray, truth: np.ndarray, min_score: float,
     return objects
 
 
-def sheets(data: Path, candidates: list[dict], out: Path) -> list[Path]:
-    """Numbered crops of the candidates (with a margin of half a box), COLUMNS x ROWS to a sheet."""
+def sheets(image_of, candidates: list[dict], out: Path, margin: float = 0.5) -> list[Path]:
+    """Numbered crops of the candidates (``image_of(candidate)``: its photo's path; ``margin`` of the box's size
+    around it), COLUMNS x ROWS to a sheet."""
     paths, tiles = [], []
     name, photo = None, None
     for index, c in enumerate(candidates):
-        if c["photo"] != name:  # candidates come photo by photo: one photo in memory, not all of them
-            name, photo = c["photo"], read_image(data / "images" / f"{c['photo']}.jpg").bgr
+        if image_of(c) != name:  # candidates come photo by photo: one photo in memory, not all of them
+            name = image_of(c)
+            photo = read_image(name).bgr
         x, y, w, h = c["box"]
-        x0, y0 = int(max(0, x - w / 2)), int(max(0, y - h / 2))
-        crop = photo[y0:max(y0, int(y + 1.5 * h)), x0:max(x0, int(x + 1.5 * w))]
+        x0, y0 = int(max(0, x - margin * w)), int(max(0, y - margin * h))
+        crop = photo[y0:max(y0, int(y + (1 + margin) * h)), x0:max(x0, int(x + (1 + margin) * w))]
         # a detection on the grey beyond the photo's edge, where the camera window overhangs it, has no pixels
         tile = (cv2.resize(crop, (TILE, TILE), interpolation=cv2.INTER_AREA) if crop.size
                 else np.full((TILE, TILE, 3), 80, np.uint8))
@@ -126,7 +146,7 @@ def mine(args) -> int:
         if done % 100 == 0:
             print(f"  {done}/{len(chosen)} photos, {len(candidates)} candidates", file=sys.stderr, flush=True)
     (args.out / "candidates.json").write_text(json.dumps(candidates, indent=1) + "\n")
-    written = sheets(args.data, candidates, args.out)
+    written = sheets(lambda c: args.data / "images" / f"{c['photo']}.jpg", candidates, args.out)
     print(f"{len(candidates)} candidates from {len(chosen)} photos: {args.out / 'candidates.json'}, "
           f"{len(written)} contact sheets {args.out}/sheet-*.png")
     return 0
@@ -158,6 +178,53 @@ def write(args) -> int:
     return 0
 
 
+def zooms(args) -> int:
+    cv2.setNumThreads(1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    items = photos(args.data, "train")
+    add_mined(items, MINED)
+    mine_ignored(items, args.stock, args.out / "unboxed-faces.json", progress=lambda line: print(line, file=sys.stderr))
+    detector = zoom_detector(args.onnx, args.floor)
+    candidates = []
+    for done, photo in enumerate(items, 1):
+        for x0, y0, x1, y1 in false_at_zooms(photo, read_image(photo.path).bgr, detector):
+            candidates.append({"source": photo.source, "photo": photo.name, "image": str(photo.path),
+                               "box": [round(float(v), 1) for v in (x0, y0, x1 - x0, y1 - y0)]})
+        if done % 200 == 0:
+            print(f"  {done}/{len(items)} photos, {len(candidates)} candidates", file=sys.stderr, flush=True)
+    (args.out / "candidates.json").write_text(json.dumps(candidates, indent=1) + "\n")
+    written = sheets(lambda c: Path(c["image"]), candidates, args.out, margin=0.75)
+    print(f"{len(candidates)} candidates from {len(items)} training photos: {args.out / 'candidates.json'}, "
+          f"{len(written)} contact sheets {args.out}/sheet-*.png")
+    return 0
+
+
+def zooms_review(args) -> int:
+    try:
+        candidates = json.loads(args.candidates.read_text())
+        verdicts = json.loads(args.verdicts.read_text())
+        numbers = {kind: set(verdicts[kind]) for kind in ("not_faces", "faces")}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"cannot read the verdicts ({exc}) — give --candidates from `zooms` and --verdicts "
+                          '{"not_faces": [numbers], "faces": [numbers]}') from None
+    wrong = sorted(n for n in numbers["not_faces"] | numbers["faces"] if not 0 <= n < len(candidates))
+    if numbers["not_faces"] & numbers["faces"] or wrong:
+        raise ConfigError(f"--verdicts: numbers {wrong or sorted(numbers['not_faces'] & numbers['faces'])} are not "
+                          f"candidates or are both face and not — each of 0..{len(candidates) - 1} at most once")
+    review = json.loads(args.review.read_text()) if args.review.is_file() else {"about": ""}
+    for kind in ("not_faces", "faces", "unsure"):
+        review.setdefault(kind, {})
+    for n, c in enumerate(candidates):
+        kind = next((k for k, chosen in numbers.items() if n in chosen), "unsure")
+        boxes = review[kind].setdefault(f"{c['source']}/{c['photo']}", [])
+        if c["box"] not in boxes:
+            boxes.append(c["box"])
+    args.review.write_text(json.dumps(review, indent=1) + "\n")
+    print(f"{args.review}: {len(numbers['not_faces'])} false faces, {len(numbers['faces'])} faces, "
+          f"{len(candidates) - len(numbers['not_faces']) - len(numbers['faces'])} doubtful added")
+    return 0
+
+
 def main(argv=None) -> int:
     p = Parser(prog="python -m train.negatives", description=__doc__,
                formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -175,9 +242,21 @@ def main(argv=None) -> int:
     w.add_argument("--data", type=Path, required=True)
     w.add_argument("--review", type=Path, default=REVIEW, help="'not_faces' per photo: x, y, w, h")
     w.add_argument("--out", type=Path, required=True)
+    z = commands.add_parser("zooms", help="a detector's unaccounted finds on its training photos at walk-through "
+                                         "zooms, with contact sheets")
+    z.add_argument("--data", type=Path, nargs="+", default=SOURCES, help="scene sets with face boxes")
+    z.add_argument("--onnx", type=Path, required=True, help="the detector (a YuNet ONNX)")
+    z.add_argument("--floor", type=number(0, maximum=1), default=0.37, help="its face score")
+    z.add_argument("--stock", type=Path, default=STOCK, help="stock YuNet: its faces nobody boxed are not candidates")
+    z.add_argument("--out", type=Path, required=True)
+    r = commands.add_parser("zooms-review", help="file the verdicts on zooms' candidates")
+    r.add_argument("--candidates", type=Path, required=True)
+    r.add_argument("--verdicts", type=Path, required=True)
+    r.add_argument("--review", type=Path, default=ZOOMS)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     args = p.parse_args(argv)
-    return run_main("python -m train.negatives", mine if args.command == "mine" else write, args)
+    command = {"mine": mine, "write": write, "zooms": zooms, "zooms-review": zooms_review}[args.command]
+    return run_main("python -m train.negatives", command, args)
 
 
 if __name__ == "__main__":
