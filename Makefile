@@ -201,9 +201,9 @@ zooms: setup ## DETECTOR's unaccounted finds at walk-through zooms on the detect
 		--onnx $(DETECTOR) --out runs/zooms
 
 walkthrough: setup ## real photos (scenes-ilc, held out) as clips: walk-up (people counted vs the boxes), walk-by, walk-away, edge (nobody) → runs/walkthrough-*
-	$(PY) -m train.walkthrough --data $(SHARED)/datasets/scenes-ilc --detector-dir $(DETECTORS) --detector yunet \
+	$(PY) -m train.walkthrough --data $(SHARED)/datasets/scenes-ilc --detector-dir $(DETECTORS) --detector maskwatch yunet \
 		--setting preset every-frame --kind walk-up walk-by walk-away edge \
-		--json runs/walkthrough-yunet.json --png runs/walkthrough-yunet.png
+		--json runs/walkthrough.json --png runs/walkthrough.png
 	$(PY) -m train.walkthrough --data $(SHARED)/datasets/scenes-ilc --detector-dir $(DETECTORS) --detector haar \
 		--setting every-frame haar-fastest --every 2 --json runs/walkthrough-haar.json --png runs/walkthrough-haar.png
 

@@ -245,7 +245,7 @@ def test_edge_bench_picks_the_detector_edge_run_picks(face_models, tmp_path):
     out = tmp_path / "b.json"
     assert edge_bench(["--detector-dir", str(face_models), "--frames", "2", "--warmup", "0", "--json", str(out)]) == 0
     (cell,) = json.loads(out.read_text())["runs"]
-    assert cell["detector"] == "yunet"
+    assert cell["detector"] == "maskwatch"
     # edge-run's own fast path for the detector, not every frame
     assert (cell["detect_every"], cell["motion_gate"], cell["motion_regions"]) == (3, True, True)
 

@@ -16,6 +16,10 @@ from edge.images import read_image
 
 REPO = Path(__file__).resolve().parents[1]
 HEADS = [f"{head}_{stride}" for head in ("cls", "obj", "bbox", "kps") for stride in (8, 16, 32)]
+# A training photo of scenes-ilc where the shipped detector finds a woman's hand, 121 x 147 px, as a face at
+# walk-through zooms (train.negatives zooms, runs/zooms: not yet reviewed).
+HAND = "6988dbe8da7d7d122d4cf84bdcb52bbd"
+HAND_BOX = [549.0, 263.8, 670.4, 410.9]
 
 
 @pytest.fixture(scope="module")
@@ -115,21 +119,21 @@ def test_a_row_learns_stock_yunets_box_where_it_frames_the_face_else_the_annotat
     assert box_targets(stock[:0], faces, np.zeros(0, int)).shape == (0, 4)
 
 
-def test_a_false_face_at_walk_through_zooms_is_found_until_it_is_known(shared_dir, stock, tmp_path):
-    """The shipped maskwatch detector's one false face on a training photo at walk-through zooms (graffiti behind a
-    street barrier; not doubted by stock YuNet) is found there, and not once it is a hard negative."""
+def test_a_hand_at_walk_through_zooms_is_a_false_face_until_it_is_known(shared_dir, stock, tmp_path):
+    """The shipped detector's false face on a training photo at walk-through zooms (a hand at door size) is found
+    there, and not once it is a hard negative; stock YuNet doubts it (score >= 0.1), which is why mining that left
+    out what stock doubts never found the hands."""
     from train.detector_data import STOCK_DOUBT, corner_iou, false_at_zooms, mine_ignored, photos, zoom_detector
 
-    photo = next(p for p in photos([shared_dir / "datasets" / "scenes-ilc"], "train")
-                 if p.name == "08bfc6556e60cbd2c5dbfb41457a04fa")
+    photo = next(p for p in photos([shared_dir / "datasets" / "scenes-ilc"], "train") if p.name == HAND)
     mine_ignored([photo], stock, tmp_path / "ignored.json", progress=lambda _: None)
     image = read_image(photo.path).bgr
     ours = zoom_detector(REPO / "edge" / "models" / "detectors" / "maskwatch" / "detector.onnx", 0.35)
-    doubted = zoom_detector(stock, STOCK_DOUBT)
-    found = false_at_zooms(photo, image, ours, doubted)
-    assert len(found) == 1 and corner_iou(found, np.array([[152.2, 158.6, 186.5, 204.2]]))[0, 0] > 0.8
+    found = false_at_zooms(photo, image, ours)
+    assert len(found) == 1 and corner_iou(found, np.array([HAND_BOX]))[0, 0] > 0.8
+    assert len(false_at_zooms(photo, image, ours, zoom_detector(stock, STOCK_DOUBT))) == 0
     photo.negatives = np.vstack([photo.negatives, found])
-    assert len(false_at_zooms(photo, image, ours, doubted)) == 0
+    assert len(false_at_zooms(photo, image, ours)) == 0
 
 
 def test_the_zoom_review_is_of_training_photos_and_teaches_only_its_false_faces_as_background(shared_dir):
@@ -157,13 +161,13 @@ def test_the_zoom_review_is_of_training_photos_and_teaches_only_its_false_faces_
 
 def test_a_hand_found_at_zooms_is_a_candidate_until_its_verdict_is_filed(shared_dir, stock, tmp_path, monkeypatch,
                                                                           capsys):
-    """`zooms` puts the shipped detector's false face on a training photo (a fist at door size) on a contact sheet;
+    """`zooms` puts the shipped detector's false face on a training photo (a hand at door size) on a contact sheet;
     `zooms-review` files it as no face, and then it is a hard negative, no longer a candidate; bad verdicts are
     refused in one line."""
     from train import detector_data
     from train.negatives import main
 
-    name = "00a289ede2a678155d3d0bd19853899a"
+    name = HAND
     ilc = shared_dir / "datasets" / "scenes-ilc"
     data = tmp_path / "scenes-ilc"
     (data / "images").mkdir(parents=True)
@@ -178,7 +182,7 @@ def test_a_hand_found_at_zooms_is_a_candidate_until_its_verdict_is_filed(shared_
 
     assert main(zooms + ["--out", str(tmp_path / "first")]) == 0
     candidates = json.loads((tmp_path / "first" / "candidates.json").read_text())
-    assert len(candidates) == 1 and candidates[0]["box"][2] > 100  # the fist, as large as a face at the door
+    assert len(candidates) == 1 and candidates[0]["box"][2] > 100  # the hand, as large as a face at the door
     assert cv2.imread(str(tmp_path / "first" / "sheet-00.png")) is not None
     verdicts = tmp_path / "verdicts.json"
     verdicts.write_text(json.dumps({"not_faces": [3], "faces": []}))

@@ -154,8 +154,10 @@ def test_geometry_of_a_face_cut_by_the_top_edge():
     assert cut([[0, 100, 200, 200]], 640, 480, [150]).tolist() == [True]  # the left edge cuts it, eyes or not
 
 
-def test_the_fast_path_counts_the_door_as_every_frame_detection_does(models, person):
+@pytest.mark.parametrize("detector", ["maskwatch", "yunet"])
+def test_the_fast_path_counts_the_door_as_every_frame_detection_does(detector, face_models, person):
     """Each door scene through the default (fast) settings and through detection on every frame, whole frames."""
+    models = load_models(configs.from_dict({"detector": {"name": detector, "model_dir": str(face_models)}}))
     scenes = [walk(person, [70] * 40, [(50 + 13 * i, 200) for i in range(40)]),
               walk(person, np.linspace(220, 90, 30), [(320, 240)] * 30),
               walk(person, np.linspace(90, 220, 30), [(320, 240)] * 30),

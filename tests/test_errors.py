@@ -84,7 +84,7 @@ def test_edge_run_detects_with_the_packaged_detector_with_no_files_fetched(tmp_p
     assert result.returncode == 0, result.stderr
     # no fallback said (this machine's clock may be unsynchronised: that warning is the clock's, not the detector's)
     warned = [line for line in result.stderr.splitlines() if "WARNING" in line and "system clock" not in line]
-    assert "detector yunet" in result.stderr and warned == []
+    assert "detector maskwatch" in result.stderr and warned == []
 
 
 def test_falling_back_from_the_packaged_detector_says_so_in_one_log_line(tmp_path, walk_video):
@@ -92,17 +92,18 @@ def test_falling_back_from_the_packaged_detector_says_so_in_one_log_line(tmp_pat
     walk_video(clip, 20, step=10)
     empty = tmp_path / "no-detectors"
     empty.mkdir()
-    # the package as a damaged install leaves it: its YuNet file gone
-    lose_bundle = ("import sys; from edge.detectors import yunet; "
-                   "yunet.PACKAGED = yunet.PACKAGED / 'gone'; "
+    # the package as a damaged install leaves it: its own detector's bundle gone
+    lose_bundle = ("import sys; from edge.detectors import bundle, maskwatch; "
+                   "bundle.PACKAGED = maskwatch.MaskwatchDetector.packaged = bundle.PACKAGED / 'gone'; "
                    "from edge.cli.run import main; sys.exit(main(sys.argv[1:]))")
     result = subprocess.run([sys.executable, "-c", lose_bundle, "--camera", str(clip), "--detector-dir", str(empty),
                              "--db", str(tmp_path / "c.db"), "--gpio", "none"],
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    fallback = [line for line in result.stderr.splitlines() if "no yunet detector in" in line]
+    fallback = [line for line in result.stderr.splitlines() if "no maskwatch detector in" in line]
     assert len(fallback) == 1 and fallback[0].startswith("edge-run: WARNING ")
-    assert "Haar" in fallback[0] and "reinstall the package" in fallback[0]
+    assert "YuNet (OpenCV model zoo)" in fallback[0] and "reinstall the package" in fallback[0]
+    assert "detector yunet" in result.stderr
     assert "DetectorFallback" not in result.stderr and "warnings.warn" not in result.stderr
 
 

@@ -81,7 +81,7 @@ def test_installed_runtime_checks_with_the_installed_config(device, walk_video, 
                  "--camera", clip, "--model", opt / "models/current.tar.gz", "--detector-dir", opt / "detectors",
                  "--db", tmp_path / "counts.db")
     assert result.returncode == 0, result.stderr
-    assert "check ok" in result.stdout and "detector yunet" in result.stdout
+    assert "check ok" in result.stdout and "detector maskwatch" in result.stdout
 
 
 def test_installed_unit_passes_systemd_analyze_verify(device):

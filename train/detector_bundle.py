@@ -28,7 +28,7 @@ from edge.console import Parser
 from edge.detectors import bundle
 from edge.manifest import sha256_of
 from train import detector_eval
-from train.detector_data import photos
+from train.detector_data import SOURCES, STOCK, photos
 from train.yunet_keras import write_tflite
 
 SIDES = (640, 480, 320)
@@ -121,9 +121,8 @@ def main(argv=None) -> int:
                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--onnx", type=Path, required=True, help="the trained detector (YuNet's graph)")
     p.add_argument("--out", type=Path, required=True, help="bundle folder to write")
-    p.add_argument("--data", type=Path, nargs="+", default=[Path("../shared/datasets/scenes-ilc"),
-                                                            Path("../shared/datasets/scenes-ap27")])
-    p.add_argument("--stock", type=Path, default=Path("../shared/models/face/face_detection_yunet_2026may.onnx"))
+    p.add_argument("--data", type=Path, nargs="+", default=SOURCES)
+    p.add_argument("--stock", type=Path, default=STOCK)
     p.add_argument("--face-score", type=float, default=None,
                    help="the face check: the walk-through's face_score_floor on training photos (see above)")
     args = p.parse_args(argv)

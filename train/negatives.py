@@ -106,7 +106,10 @@ def sheets(image_of, candidates: list[dict], out: Path, margin: float = 0.5) -> 
             photo = read_image(name).bgr
         x, y, w, h = c["box"]
         x0, y0 = int(max(0, x - margin * w)), int(max(0, y - margin * h))
-        crop = photo[y0:max(y0, int(y + (1 + margin) * h)), x0:max(x0, int(x + (1 + margin) * w))]
+        crop = photo[y0:max(y0, int(y + (1 + margin) * h)), x0:max(x0, int(x + (1 + margin) * w))].copy()
+        # the box itself, thin: in a crowd the crop alone does not say which of its faces was found
+        cv2.rectangle(crop, (int(x - x0), int(y - y0)), (int(x + w - x0), int(y + h - y0)), (0, 255, 0),
+                      max(1, max(crop.shape[:2]) // TILE))
         # a detection on the grey beyond the photo's edge, where the camera window overhangs it, has no pixels
         tile = (cv2.resize(crop, (TILE, TILE), interpolation=cv2.INTER_AREA) if crop.size
                 else np.full((TILE, TILE, 3), 80, np.uint8))

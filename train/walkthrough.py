@@ -397,7 +397,7 @@ def main(argv=None) -> int:
                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="scenes-ilc: images/ and annotations/ (Pascal VOC)")
     p.add_argument("--detector-dir", type=Path, required=True)
-    p.add_argument("--detector", nargs="+", default=["yunet"], choices=detectors.names())
+    p.add_argument("--detector", nargs="+", default=["maskwatch"], choices=detectors.names())
     p.add_argument("--setting", nargs="+", default=["every-frame", "fast"], choices=list(SETTINGS))
     p.add_argument("--kind", nargs="+", default=["walk-up"], choices=KINDS,
                    help="clip kinds: walk-up (people to count) and walk-by, walk-away, edge (nobody to count)")

@@ -1,9 +1,8 @@
 """Face detectors, one file each, registered by name (``DETECTORS``).
 
-``auto`` takes the registered detector of lowest ``auto_rank`` whose files are present (stock YuNet, packaged;
-then the mask-fair Haar eye pairs, which need no file), warning when it falls back. This project's own
-(``maskwatch``) is chosen by name only until it counts people at a door as well as stock YuNet
-(docs/detector.md).
+``auto`` takes the registered detector of lowest ``auto_rank`` whose files are present (this project's own,
+``maskwatch``, packaged; then stock YuNet, packaged; then the mask-fair Haar eye pairs, which need no file),
+warning when it falls back.
 """
 
 import warnings

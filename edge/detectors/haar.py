@@ -78,7 +78,7 @@ class HaarDetector(FaceDetector):
     # Every k-th frame lost one of Haar's 36 people in 60 clips (k = 3 with the gate, k = 4 with or
     # without it), the regions another; the gate alone lost none.
     preset = {"detect_every": 1, "motion_gate": True, "motion_regions": False}
-    auto_rank = 1  # needs no file: what auto falls back to
+    auto_rank = 2  # needs no file: what auto falls back to
 
     @classmethod
     def from_dir(cls, model_dir, max_side: int, **score) -> "HaarDetector":

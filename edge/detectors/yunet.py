@@ -95,7 +95,7 @@ class YunetDetector(FaceDetector):
     preset = {"detect_every": 3, "motion_gate": True, "motion_regions": True}
     files = FILES
     packaged = PACKAGED
-    auto_rank = 0
+    auto_rank = 1
 
     @classmethod
     def available(cls, model_dir: Path) -> bool:
