@@ -13,8 +13,9 @@ here) with the losses YuNet was trained with: a SimOTA assignment of face boxes 
 predictions, objectness (every row; false faces count double, faces nobody boxed not at all), class quality
 (the assigned rows, target their IoU; false faces, target 0) and a GIoU box loss towards stock YuNet's own box
 where it frames the face; landmarks, which no source has, are held to the stock model's. False faces are the
-reviewed ones and those earlier detectors found at walk-through zooms (``train/mined/negatives.json``), and
-three crops in ten are centred on one. Each epoch prints its losses and the validation recall of masked and
+reviewed ones (``train/reviewed``, the hands and backs of heads of ``zoom-review.json`` among them) and those
+earlier detectors found at walk-through zooms (``train/mined/negatives.json``), and three crops in ten are
+centred on one. Each epoch prints its losses and the validation recall of masked and
 unmasked faces at the false faces stock YuNet makes there at its face-check score and the false faces it finds
 as the walk-through's camera closes in on the validation photos, keeps a checkpoint (``--resume`` goes on from
 it) and its ONNX; the bundle (``OUT/bundle``: detector.onnx, manifest.json, LICENSE) is exported from the best
