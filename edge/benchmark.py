@@ -85,6 +85,7 @@ class Settings:
     motion_gate: bool | None = None
     motion_regions: bool | None = None
     settled: float | None = SpeedConfig().settled
+    detect_runtime: str = "auto"  # what runs the detector (edge.detectors.RUNTIMES)
 
 
 def run_cell(settings: Settings, detector_name: str, backend: str, threads: int, faces: int | None,
@@ -99,7 +100,8 @@ def run_cell(settings: Settings, detector_name: str, backend: str, threads: int,
 
     args = settings
     classifier = load_classifier(args.model, backend, threads)
-    detector = create_detector(detector_name, args.detector_dir or detector_dir(), threads=threads)
+    detector = create_detector(detector_name, args.detector_dir or detector_dir(), threads=threads,
+                               runtime=args.detect_runtime)
     speed = SpeedConfig(preset="exact" if args.exact else "auto", detect_every=detect_every,
                         motion_gate=args.motion_gate, motion_regions=args.motion_regions,
                         settled=args.settled).settings(detector.name)
@@ -124,7 +126,7 @@ def run_cell(settings: Settings, detector_name: str, backend: str, threads: int,
             for stage in STAGES:
                 times[stage].append(laps.ms.get(stage, 0.0))  # a frame the fast path skips has no crop stage
     stages = {stage: stats(values) for stage, values in times.items()}
-    return {"detector": detector.name, "backend": backend, "threads": threads,
+    return {"detector": detector.name, "detector_runtime": detector.runtime, "backend": backend, "threads": threads,
             "faces": faces, "frames": args.frames, **speed,
             "detected_share": (pipeline.detections - detected) / args.frames,
             # of the frame's area, per frame the detector ran on
@@ -177,7 +179,8 @@ def earlier(path: Path) -> dict:
 
 
 def _key(run: dict) -> tuple:
-    return (run["detector"], run["backend"], run["threads"], run["faces"], run.get("detect_every", 1),
+    return (run["detector"], run.get("detector_runtime", "?"), run["backend"], run["threads"], run["faces"],
+            run.get("detect_every", 1),
             run.get("motion_gate", False), run.get("motion_regions", False))
 
 
@@ -188,8 +191,8 @@ def regressions(old: dict, new: dict, tolerance: float) -> list[str]:
     key = _key
     before = {key(run): run for run in old["runs"]}
     if not any(key(run) in before for run in new["runs"]):
-        raise ConfigError("the --compare result shares no setting (detector, backend, threads, faces, fast path) "
-                          "with this run: nothing to compare — run edge-bench with the same flags")
+        raise ConfigError("the --compare result shares no setting (detector and its runtime, backend, threads, faces, "
+                          "fast path) with this run: nothing to compare — run edge-bench with the same flags")
     found = []
     for run in new["runs"]:
         if key(run) in before:

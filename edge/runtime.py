@@ -35,7 +35,7 @@ def load_models(config: configs.RunConfig) -> Models:
     classifier = load_classifier(config.model.path or DEFAULT_MODEL, config.model.backend, config.model.threads)
     d = config.detector
     return Models(classifier, create_detector(d.name, d.model_dir or detector_dir(), d.max_side, d.min_score,
-                                              d.threads))
+                                              d.threads, d.runtime))
 
 
 def pipeline_for(config: configs.RunConfig, models: Models, exact: bool = False):

@@ -11,10 +11,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def refused_in_one_line(detector: str, detector_dir: Path, message: str) -> None:
-    """``edge-run --check`` with this detector exits 1 with one error line, which says ``message``."""
+def refused_in_one_line(detector: str, detector_dir: Path, message: str, *flags: str) -> None:
+    """``edge-run --check`` with this detector (and ``flags``) exits 1 with one error line, which says ``message``."""
     run = subprocess.run([sys.executable, "-m", "edge.cli.run", "--camera", "nothing.avi", "--detector", detector,
-                          "--detector-dir", str(detector_dir), "--gpio", "none", "--check"],
+                          "--detector-dir", str(detector_dir), "--gpio", "none", "--check", *flags],
                          cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 1
     lines = [line for line in run.stderr.splitlines() if "error" in line]

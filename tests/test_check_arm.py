@@ -47,6 +47,15 @@ def test_a_different_count_a_lost_face_or_a_box_moved_beyond_the_detectors_toler
     assert not compare(yunet, moved)[1]
 
 
+def test_the_int8_detector_may_move_a_box_as_far_as_haar_and_its_float_twin_may_not():
+    key = "demo maskwatch litert-int8 (detector on {})"
+    for runtime, allowed in (("litert-int8", True), ("litert", False)):
+        x86 = {"crops": {}, "clips": {key.format(runtime): {"counts": {}, "boxes": [[[10, 20, 100, 100]]]}}}
+        arm = copy.deepcopy(x86)
+        arm["clips"][key.format(runtime)]["boxes"][0][0][1] = 22
+        assert compare(x86, arm)[1] is allowed, runtime
+
+
 def test_a_backend_missing_on_one_side_fails():
     arm = copy.deepcopy(X86)
     arm["crops"]["onnx-int8"] = {"error": "no module named onnxruntime"}

@@ -242,13 +242,15 @@ def test_a_tiny_fine_tune_resumes_and_exports_a_bundle_edge_run_counts_with(tiny
     assert "resumed after epoch 2" in resumed.stdout and "epoch 1/2" not in resumed.stdout
     manifest, model = bundle.load(tiny_bundle / "bundle")
     assert manifest.max_side in (640, 480, 320) and 0 < manifest.min_score <= manifest.face_score
+    assert manifest.int8 is not None and manifest.int8.calibration.startswith("10 training photos")
     assert "MIT" in (tiny_bundle / "bundle" / "LICENSE").read_text()
     clip = walk_video(tmp_path / "door.avi", 40, step=10)
     run = subprocess.run([sys.executable, "-m", "edge.cli.run", "--camera", str(clip), "--detector", "maskwatch",
                           "--detector-dir", str(tiny_bundle / "bundle"), "--db", str(tmp_path / "c.db"),
-                          "--gpio", "none"], cwd=REPO, capture_output=True, text=True)
+                          "--gpio", "none", "--detect-runtime", "litert-int8"],
+                         cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert "detector maskwatch" in run.stderr and run.stdout.startswith("masked=0 unmasked=1 ")
+    assert "detector maskwatch (litert-int8)" in run.stderr and run.stdout.startswith("masked=0 unmasked=1 ")
 
 
 def _copy(source: Path, into: Path) -> Path:

@@ -143,6 +143,7 @@ def test_edge_models_copies_checks_and_refuses_a_corrupt_file(tmp_path, face_mod
     listed = capsys.readouterr().out
     assert "missing" not in listed
     assert "detectors shipped with the package" in listed and "  maskwatch bundle: detects at " in listed
+    assert "; onnx, float and int8 tflite; trained " in listed
     assert "  yunet     face_detection_yunet_2026may.onnx             ok" in listed
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -175,6 +176,7 @@ def test_edge_bench_reports_every_stage_and_flags_regressions(tmp_path, bundle, 
     assert len(result["runs"]) == 4
     two = next(r for r in result["runs"] if r["faces"] == 2 and r["backend"] == "onnx-int8")
     assert two["faces_found_per_frame"] == 2  # the synthetic faces are real faces to the detector
+    assert two["detector_runtime"] == "litert"  # stock YuNet fetched again: its packaged float twin
     for stage in ("capture", "detect", "crop", "classify", "track", "total"):
         assert set(two["stages"][stage]) == {"p50_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms"}
     assert two["stages"]["total"]["p50_ms"] >= two["stages"]["detect"]["p50_ms"]
@@ -197,7 +199,8 @@ def test_edge_bench_reports_every_stage_and_flags_regressions(tmp_path, bundle, 
     assert edge_bench(["--model", str(bundle), "--detector", "yunet", "--detector-dir", str(face_models),
                        "--backend", "onnx-int8", "--faces", "2", "--frames", "3", "--warmup", "1",
                        "--compare", str(tmp_path / "old.json")]) == 1
-    assert "regression: yunet/onnx-int8/1/2/3/True/True" in capsys.readouterr().err  # the preset: k=3, gate, regions
+    # the detector on its float twin, the preset: k=3, gate, regions
+    assert "regression: yunet/litert/onnx-int8/1/2/3/True/True" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("flag, value", [("--detect-every", "0"), ("--frames", "0"), ("--threads", "0"),

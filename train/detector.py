@@ -377,7 +377,7 @@ def main(argv=None) -> int:
     from train.detector_bundle import export  # after training: it reads the validation figures training wrote
 
     out = export(best, args.out / "bundle", args.stock, photos(args.data, "val")[: args.limit or None],
-                 sources=[p.name for p in args.data])
+                 sources=[p.name for p in args.data], calibration=photos(args.data, "train")[: args.limit or None])
     print(f"wrote {out}")
     return 0
 

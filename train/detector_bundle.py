@@ -7,6 +7,7 @@ On the validation split (never the test split), with stock YuNet at 640 px as th
   is a cheaper frame);
 - ``min_score``: the score at which it makes as many false faces there as stock YuNet at its detection floor
   (0.6), so tracks start as easily as before;
+- the int8 twin's ranges: from every training photo as the detector sees it (its longer side at 640 px);
 - ``face_score`` (the face check): the rule stock YuNet's 0.66 was fitted by, the score 99.5% of the real faces
   walking up reach on their best frame (``--face-score``: the walk-through's ``face_score_floor`` on training
   photos, ``python -m train.walkthrough --photos training --tracker face_score=0 --detector maskwatch
@@ -14,9 +15,12 @@ On the validation split (never the test split), with stock YuNet at 640 px as th
   the score that makes stock's false faces at 0.66.
 
 Usage: python -m train.detector_bundle --onnx runs/detector/epoch-N.onnx --out runs/detector/bundle [--face-score F]
+       [--no-int8]
+       python -m train.detector_bundle --add-int8 edge/models/detectors/maskwatch
 """
 
 import argparse
+import dataclasses
 import datetime
 import shutil
 import sys
@@ -25,11 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from edge.console import Parser
+from edge.crops import downscale_for_detection
 from edge.detectors import bundle
+from edge.detectors.yunet_litert import DIVISOR
+from edge.images import read_image
 from edge.manifest import sha256_of
 from train import detector_eval
-from train.detector_data import SOURCES, STOCK, photos
-from train.yunet_keras import write_tflite
+from train.detector_data import SOURCES, STOCK, Photo, photos
+from train.yunet_keras import write_int8, write_tflite
 
 SIDES = (640, 480, 320)
 STOCK_MIN_SCORE = 0.6
@@ -83,9 +90,42 @@ def choose(ours: dict, stock: detector_eval.Record, face_score: float | None = N
             "validation": record.figures(matched), "stock_validation": stock.figures(detector_eval.STOCK_FACE_SCORE)}
 
 
+def trained_on(onnx_path: Path) -> str:
+    """The day the weights were written (a bundle exported again later keeps its training date)."""
+    return datetime.date.fromtimestamp(Path(onnx_path).stat().st_mtime).isoformat()
+
+
+def calibration_frames(items: list[Photo], side: int, progress=print):
+    """A function giving each photo as a frame the detector sees: shrunk to ``side``, padded to a multiple of 32
+    with black as FaceDetectorYN pads it."""
+    def frames():
+        for index, photo in enumerate(items, 1):
+            if index % 200 == 0 or index == len(items):
+                progress(f"  calibrating: {index}/{len(items)} photos")
+            frame, _ = downscale_for_detection(read_image(photo.path).bgr, side)
+            height, width = frame.shape[:2]
+            padded = np.zeros((-(-height // DIVISOR) * DIVISOR, -(-width // DIVISOR) * DIVISOR, 3), np.float32)
+            padded[:height, :width] = frame
+            yield padded
+
+    return frames
+
+
+def int8_twin(model: Path, calibration: list[Photo], max_side: int, min_score: float,
+              progress=print) -> bundle.Int8Twin:
+    """Write the int8 twin beside ``model``, its ranges set on the ``calibration`` photos; its manifest entry."""
+    progress(f"writing the int8 twin, calibrated on {len(calibration)} training photos")
+    twin = write_int8(model, calibration_frames(calibration, max_side, progress))
+    faces = bundle.int8_faces_on(twin, bundle.selftest_image(max_side), min_score)
+    return bundle.Int8Twin(file=twin.name, sha256=sha256_of(twin), size_bytes=twin.stat().st_size,
+                           selftest=np.round(faces, 3).tolist(),
+                           calibration=f"{len(calibration)} training photos, longer side {max_side} px")
+
+
 def export(onnx_path: Path, out: Path, stock: Path, validation, sources: list[str], face_score: float | None = None,
-           progress=print) -> Path:
-    """Write the bundle for ``onnx_path`` into ``out``, its settings chosen on ``validation`` photos."""
+           calibration: list[Photo] = (), progress=print) -> Path:
+    """Write the bundle for ``onnx_path`` into ``out``, its settings chosen on ``validation`` photos, with an int8
+    twin calibrated on ``calibration`` photos (none: no int8 twin)."""
     progress(f"choosing the bundle's settings on {len(validation)} validation photos")
     ours = {side: detector_eval.run(detector_eval.YunetOnnx(onnx_path), validation, side) for side in SIDES}
     reference = detector_eval.run(detector_eval.YunetOnnx(stock), validation, max(SIDES))
@@ -96,6 +136,8 @@ def export(onnx_path: Path, out: Path, stock: Path, validation, sources: list[st
     write_tflite(model)  # its LiteRT twin, which edge-run checks against the ONNX on the self-test photo
     (out / "LICENSE").write_text(LICENSE)
     faces = bundle.faces_on(model, bundle.selftest_image(settings["max_side"]), settings["min_score"])
+    int8 = int8_twin(model, list(calibration), settings["max_side"], settings["min_score"],
+                     progress) if calibration else None
     manifest = bundle.DetectorManifest(
         schema_version=bundle.SCHEMA_VERSION, kind="yunet", file=model.name, sha256=sha256_of(model),
         size_bytes=model.stat().st_size, max_side=settings["max_side"], min_score=settings["min_score"],
@@ -108,25 +150,46 @@ def export(onnx_path: Path, out: Path, stock: Path, validation, sources: list[st
                               "reached by 99.5% of the validation faces found, at most stock's false faces at 0.66")},
         metrics={"validation": settings["validation"], "stock_validation_at_640": settings["stock_validation"]},
         provenance={"base": f"{stock.name} (OpenCV model zoo, MIT), sha256 {sha256_of(stock)}",
-                    "sources": sources, "trained": datetime.date.today().isoformat(), "data": TRAINING_DATA,
-                    "licence": "MIT (LICENSE)"})
+                    "sources": sources, "trained": trained_on(onnx_path), "data": TRAINING_DATA,
+                    "licence": "MIT (LICENSE)"}, int8=int8)
     bundle.write(manifest, out)
     bundle.selftest(*bundle.load(out))
+    if int8 is not None:
+        bundle.selftest(manifest, bundle.int8_of(manifest, out), int8=True)
     progress(f"bundle: max_side {manifest.max_side}, min_score {manifest.min_score}, face_score {manifest.face_score}")
     return out
+
+
+def add_int8(folder: Path, calibration: list[Photo], progress=print) -> Path:
+    """Give the bundle in ``folder`` an int8 twin (or a new one), its ONNX and settings unchanged."""
+    manifest, model = bundle.load(folder)
+    int8 = int8_twin(model, calibration, manifest.max_side, manifest.min_score, progress)
+    manifest = dataclasses.replace(manifest, int8=int8)
+    bundle.write(manifest, folder)
+    bundle.selftest(manifest, bundle.int8_of(manifest, folder), int8=True)
+    return folder / int8.file
 
 
 def main(argv=None) -> int:
     p = Parser(prog="python -m train.detector_bundle", description=__doc__,
                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--onnx", type=Path, required=True, help="the trained detector (YuNet's graph)")
-    p.add_argument("--out", type=Path, required=True, help="bundle folder to write")
+    p.add_argument("--onnx", type=Path, help="the trained detector (YuNet's graph)")
+    p.add_argument("--out", type=Path, help="bundle folder to write")
+    p.add_argument("--add-int8", type=Path, metavar="BUNDLE",
+                   help="instead: give this bundle an int8 twin, its ONNX and settings unchanged")
     p.add_argument("--data", type=Path, nargs="+", default=SOURCES)
     p.add_argument("--stock", type=Path, default=STOCK)
     p.add_argument("--face-score", type=float, default=None,
                    help="the face check: the walk-through's face_score_floor on training photos (see above)")
+    p.add_argument("--no-int8", action="store_true", help="write no int8 twin (it takes minutes to calibrate)")
     args = p.parse_args(argv)
-    export(args.onnx, args.out, args.stock, photos(args.data, "val"), [d.name for d in args.data], args.face_score)
+    if args.add_int8 is not None:
+        print(f"wrote {add_int8(args.add_int8, photos(args.data, 'train'))}")
+        return 0
+    if args.onnx is None or args.out is None:
+        p.error("give --onnx and --out (or --add-int8 BUNDLE)")
+    export(args.onnx, args.out, args.stock, photos(args.data, "val"), [d.name for d in args.data], args.face_score,
+           calibration=[] if args.no_int8 else photos(args.data, "train"))
     return 0
 
 

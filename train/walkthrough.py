@@ -398,6 +398,8 @@ def main(argv=None) -> int:
     p.add_argument("--data", type=Path, required=True, help="scenes-ilc: images/ and annotations/ (Pascal VOC)")
     p.add_argument("--detector-dir", type=Path, required=True)
     p.add_argument("--detector", nargs="+", default=["maskwatch"], choices=detectors.names())
+    p.add_argument("--detect-runtime", default=detectors.AUTO, choices=(detectors.AUTO, *detectors.RUNTIMES),
+                   help="what runs the detector (default: edge-run's auto)")
     p.add_argument("--setting", nargs="+", default=["every-frame", "fast"], choices=list(SETTINGS))
     p.add_argument("--kind", nargs="+", default=["walk-up"], choices=KINDS,
                    help="clip kinds: walk-up (people to count) and walk-by, walk-away, edge (nobody to count)")
@@ -437,7 +439,7 @@ def main(argv=None) -> int:
     for detector_name in args.detector:
         for setting in args.setting:
             config = configs.from_dict({"detector": {"name": detector_name, "model_dir": str(args.detector_dir),
-                                                     "threads": 1},
+                                                     "threads": 1, "runtime": args.detect_runtime},
                                         "tracker": tracker,
                                         "model": {"path": args.model} if args.model else {},
                                         "speed": SETTINGS[setting]})
@@ -463,7 +465,8 @@ def main(argv=None) -> int:
                               flush=True)
                 summary = (summarize(judged, clips, labels, args.min_face) if kind == "walk-up"
                            else summarize_nobody(judged, clips))
-                summary = {"detector": detector_name, "setting": setting, "kind": kind, "camera": args.camera,
+                summary = {"detector": detector_name, "runtime": detector.runtime, "setting": setting, "kind": kind,
+                           "camera": args.camera,
                            **summary, "speed": config.speed.settings(detector.name), "model": classifier.shown_name,
                            "seconds": round(time.perf_counter() - started, 1)}
                 shown = (("counted_right_share", "extra_per_clip", "extra_not_judged", "exactly_right",

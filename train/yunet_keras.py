@@ -142,6 +142,25 @@ def write_tflite(onnx_path: Path, out: Path | None = None) -> Path:
     return out
 
 
+def write_int8(onnx_path: Path, frames, out: Path | None = None) -> Path:
+    """The ONNX's int8 TFLite twin (default: beside it, ``.int8.tflite``): weights and activations int8, input
+    and heads float, so edge.detectors.yunet_litert feeds and decodes it as it does the float twin.
+
+    ``frames``: a function giving the calibration frames (BGR, 0-255, each as the detector sees it), whose
+    activations set each tensor's int8 range. Any input size, as the float twin.
+    """
+    import tensorflow as tf
+
+    model, _ = build(onnx_path)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([np.asarray(frame, np.float32)[None]] for frame in frames())
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    out = Path(out) if out is not None else Path(onnx_path).with_suffix(".int8.tflite")
+    out.write_bytes(converter.convert())
+    return out
+
+
 def main(argv=None) -> int:
     from edge.console import Parser
 

@@ -38,6 +38,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--detector", nargs="+", default=["auto"], choices=detectors.choices(),
                    help="auto (edge-run's default): YuNet (shipped in the package), else Haar eye pairs")
     p.add_argument("--detector-dir", default=None, help="detector files (default: edge-models' folder)")
+    p.add_argument("--detect-runtime", default=detectors.AUTO, choices=(detectors.AUTO, *detectors.RUNTIMES),
+                   help="what runs the detector (default: edge-run's auto)")
     p.add_argument("--backend", nargs="+", default=["litert-int8"],
                    choices=backends())
     p.add_argument("--threads", nargs="+", type=whole_number(1, 64), default=[1],
@@ -93,7 +95,7 @@ def body(args) -> int:
     args.frames = args.frames or 200
     before = earlier(args.compare) if args.compare else None  # a wrong --compare is said before the long run
     settings = Settings(args.model, args.detector_dir, args.source, args.frames, args.warmup, args.exact,
-                        args.motion_gate, args.motion_regions, args.settled)
+                        args.motion_gate, args.motion_regions, args.settled, args.detect_runtime)
     cells = [(d, b, t, f, k) for d in args.detector for b in args.backend for t in args.threads
              for f in (args.faces if not args.source else [None]) for k in args.detect_every]
     runs = []
@@ -103,13 +105,14 @@ def body(args) -> int:
         runs.append(run_cell(settings, d, b, t, f, k))
     print(f"fast path {'exact' if args.exact else 'preset'}, settled {args.settled}; k: detect every k-th frame, "
           "g/r: motion gate / regions on; stage columns: mean ms per frame")
-    header = f"{'detector':9}{'backend':13}{'thr':>4}{'faces':>6}{'k':>3}{'g/r':>4}" + "".join(
+    header = f"{'detector':25}{'backend':13}{'thr':>4}{'faces':>6}{'k':>3}{'g/r':>4}" + "".join(
         f"{s:>10}" for s in STAGES)
     print(header + f"{'total p99':>11}{'fps':>8}")
     for run in runs:
         cells_ms = "".join(f"{run['stages'][s]['mean_ms']:>10.2f}" for s in STAGES)
         switches = "".join("+" if run[key] else "-" for key in ("motion_gate", "motion_regions"))
-        print(f"{run['detector']:9}{run['backend']:13}{run['threads']:>4}{run['faces']!s:>6}{run['detect_every']:>3}"
+        detector = f"{run['detector']} ({run['detector_runtime']})"
+        print(f"{detector:25}{run['backend']:13}{run['threads']:>4}{run['faces']!s:>6}{run['detect_every']:>3}"
               f"{switches:>4}{cells_ms}{run['stages']['total']['p99_ms']:>11.2f}{run['fps']:>8.1f}")
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak_rss_mb:.0f} MB")

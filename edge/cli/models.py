@@ -108,8 +108,9 @@ def body(args) -> int:
                 continue
             if bundle.is_bundle(cls.packaged):
                 detector, _ = bundle.load(cls.packaged)
+                runs = "onnx, float and int8 tflite" if detector.int8 is not None else "onnx, float tflite"
                 print(f"  {name:9} bundle: detects at {detector.max_side} px, min_score {detector.min_score}, "
-                      f"face_score {detector.face_score}; trained {detector.provenance.get('trained', '?')}")
+                      f"face_score {detector.face_score}; {runs}; trained {detector.provenance.get('trained', '?')}")
             for file in cls.files:
                 path = cls.packaged / file.name
                 state = "missing" if not path.is_file() else "ok" if sha256_of(path) == file.sha256 else "CHANGED"

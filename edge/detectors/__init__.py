@@ -10,10 +10,12 @@ from pathlib import Path
 
 import cv2
 
-from ..errors import DetectorFallback, ModelMismatchError
+from ..errors import ConfigError, DetectorFallback, ModelMismatchError
 from .base import DETECTORS, FaceDetector
 
 AUTO = "auto"
+# What runs a detector's model: its int8 TFLite twin or its float one on LiteRT, or its ONNX on OpenCV.
+RUNTIMES = ("litert-int8", "litert", "opencv")
 
 
 def names() -> tuple[str, ...]:
@@ -55,9 +57,11 @@ def preset(name: str) -> dict:
 
 def create_detector(
     name: str, model_dir: Path | str = ".", max_side: int | None = None, min_score: float | None = None,
-    threads: int | None = None,
+    threads: int | None = None, runtime: str = AUTO,
 ) -> FaceDetector:
     """Build the detector called ``name``; heavy files are only opened for the one chosen.
+
+    ``runtime``: one of RUNTIMES the detector has (``auto``: its float twin on LiteRT where it can, else OpenCV).
 
     ``threads`` sets OpenCV's thread count, which is the whole process's: every detector runs
     on OpenCV, and OpenCV otherwise takes one thread per core; a YuNet on LiteRT takes as many.
@@ -67,8 +71,13 @@ def create_detector(
     model_dir = Path(model_dir)
     name = resolve(name, model_dir)
     score = {} if min_score is None else {"min_score": min_score}
+    cls = DETECTORS.get(name)
+    if runtime not in (AUTO, *cls.runtimes):
+        raise ConfigError(f"[detector] runtime {runtime!r}: the {name} detector runs on {' or '.join(cls.runtimes)} "
+                          "(or auto)")
+    options = {**score, **({"runtime": runtime} if len(cls.runtimes) > 1 else {})}
     try:
-        return DETECTORS.get(name).from_dir(model_dir, max_side, **score)
+        return cls.from_dir(model_dir, max_side, **options)
     except cv2.error as exc:  # a truncated or foreign file in the detector folder
         raise ModelMismatchError(f"the {name} detector files in {model_dir} cannot be read ({exc.err}) — "
                                  "fetch them again with `edge-models fetch`") from exc

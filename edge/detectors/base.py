@@ -77,6 +77,8 @@ class FaceDetector(ABC):
     preset: dict = {"detect_every": 1, "motion_gate": False, "motion_regions": False}
     # What runs its model, for the first log line (a YuNet with a TFLite twin runs on LiteRT).
     runtime: str = "opencv"
+    # What ``[detector] runtime`` may name for it.
+    runtimes: tuple[str, ...] = ("opencv",)
     # Files ``edge-models fetch`` downloads for it; none: it needs no file.
     files: tuple = ()
     # The bundle it ships in inside the package (edge.detectors.bundle); None: its files are fetched, or it needs none.
@@ -91,9 +93,9 @@ class FaceDetector(ABC):
 
     @classmethod
     @abstractmethod
-    def from_dir(cls, model_dir: Path, max_side: int | None, **score) -> "FaceDetector":
-        """The detector with its files from ``model_dir``; ``max_side`` None: its own; ``score``: ``min_score``
-        when one is given."""
+    def from_dir(cls, model_dir: Path, max_side: int | None, **options) -> "FaceDetector":
+        """The detector with its files from ``model_dir``; ``max_side`` None: its own; ``options``: ``min_score``
+        when one is given, ``runtime`` (one of its ``runtimes`` or ``auto``) when it has more than one."""
 
     def __init__(self, max_side: int | None = DEFAULT_SIDE, min_score: float = 0.5):
         self.max_side = max_side or DEFAULT_SIDE

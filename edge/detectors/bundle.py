@@ -1,10 +1,12 @@
 """A detector bundle: this project's own face detector and the manifest that proves it, as a classifier bundle.
 
-A folder of ``detector.onnx`` (YuNet's graph, trained weights: ``cv2.FaceDetectorYN`` loads it unchanged),
-``manifest.json`` and ``LICENSE``. The manifest holds the file's sha256, the longer side to detect at, the
-score floors chosen on the validation split (``train.detector_bundle``), its figures and provenance, and the
-faces it found on the packaged self-test photo (``edge/assets/face.jpg``): a device finds the same faces before
-it counts anyone, or refuses the bundle in one line.
+A folder of ``detector.onnx`` (YuNet's graph, trained weights: ``cv2.FaceDetectorYN`` loads it unchanged), its
+float TFLite twin ``detector.tflite``, its int8 twin ``detector.int8.tflite`` (optional; LiteRT runs it in two
+thirds of the float twin's time), ``manifest.json`` and ``LICENSE``. The manifest holds the ONNX's sha256, the
+longer side to detect at, the score floors chosen on the validation split (``train.detector_bundle``), its
+figures and provenance, and the faces it found on the packaged self-test photo (``edge/assets/face.jpg``): a
+device finds the same faces before it counts anyone, or refuses the bundle in one line. The int8 twin has its
+own checksum and self-test faces (its boxes are not the ONNX's to the pixel).
 """
 
 import json
@@ -32,12 +34,27 @@ SELFTEST_SCORE = 0.02
 NMS_IOU = 0.3
 
 
+FILE_NAME = (r"[A-Za-z0-9][A-Za-z0-9._-]*", "a file name inside the bundle folder")
+SHA256 = (r"[0-9a-f]{64}", "64 lower-case hex digits")
+
+
+@dataclass(frozen=True)
+class Int8Twin:
+    """The bundle's int8 TFLite twin: its file, and the faces LiteRT found with it on the self-test photo."""
+
+    file: str = spec(pattern=FILE_NAME)
+    sha256: str = spec(pattern=SHA256)
+    size_bytes: int = spec(minimum=1, maximum=2 ** 32)
+    selftest: list[list[float]] = spec(items=(1, 16))  # as DetectorManifest.selftest
+    calibration: str = spec()  # the frames that set its int8 ranges, in words
+
+
 @dataclass(frozen=True)
 class DetectorManifest:
     schema_version: int = spec(choices=(SCHEMA_VERSION,))
     kind: str = spec(choices=("yunet",))  # the output heads: YuNet's
-    file: str = spec(pattern=(r"[A-Za-z0-9][A-Za-z0-9._-]*", "a file name inside the bundle folder"))
-    sha256: str = spec(pattern=(r"[0-9a-f]{64}", "64 lower-case hex digits"))
+    file: str = spec(pattern=FILE_NAME)
+    sha256: str = spec(pattern=SHA256)
     size_bytes: int = spec(minimum=1, maximum=2 ** 32)
     max_side: int = spec(minimum=32, maximum=4096)  # detect on frames shrunk to this longer side
     min_score: float = spec(minimum=0.01, maximum=0.99)
@@ -46,10 +63,12 @@ class DetectorManifest:
     rules: dict[str, str] = spec()  # how max_side and the floors were chosen, in words
     metrics: dict[str, Any] = spec()  # validation figures
     provenance: dict[str, Any] = spec()  # base model, sources, date, licence
+    int8: Int8Twin | None = spec(None)
 
     def check(self, where: str, error: type) -> None:
-        if any(len(row) != 5 for row in self.selftest):
-            raise error(f"{schema.join(where, 'selftest')} rows must be x, y, w, h, score")
+        for key, rows in (("selftest", self.selftest), ("int8.selftest", self.int8.selftest if self.int8 else [])):
+            if any(len(row) != 5 for row in rows):
+                raise error(f"{schema.join(where, key)} rows must be x, y, w, h, score")
         if self.min_score > self.face_score > 0:
             raise error(f"{schema.join(where, 'min_score')} {self.min_score} is above face_score {self.face_score}")
 
@@ -78,13 +97,23 @@ def load(folder: Path) -> tuple[DetectorManifest, Path]:
         manifest = schema.build(DetectorManifest, data, "", ModelMismatchError)
     except ModelMismatchError as exc:
         raise ModelMismatchError(f"detector manifest {path}: {exc} — {redo}") from None
-    model = folder / manifest.file
-    if not model.is_file():
-        raise ModelFileError(f"detector file {model} is missing — {redo}")
-    if model.stat().st_size != manifest.size_bytes or sha256_of(model) != manifest.sha256:
-        raise ModelMismatchError(f"{model} does not match its manifest (sha256 differs): the file was changed or "
+    return manifest, _verified(folder / manifest.file, manifest.sha256, manifest.size_bytes)
+
+
+def _verified(path: Path, sha256: str, size_bytes: int) -> Path:
+    redo = "copy the bundle again or re-export it (python -m train.detector)"
+    if not path.is_file():
+        raise ModelFileError(f"detector file {path} is missing — {redo}")
+    if path.stat().st_size != size_bytes or sha256_of(path) != sha256:
+        raise ModelMismatchError(f"{path} does not match its manifest (sha256 differs): the file was changed or "
                                  f"damaged — {redo}")
-    return manifest, model
+    return path
+
+
+def int8_of(manifest: DetectorManifest, folder: Path) -> Path | None:
+    """The bundle's int8 twin, its checksum verified; None if it has none."""
+    return None if manifest.int8 is None else _verified(Path(folder) / manifest.int8.file, manifest.int8.sha256,
+                                                        manifest.int8.size_bytes)
 
 
 def faces_on(model: Path, image: np.ndarray, min_score: float) -> np.ndarray:
@@ -100,16 +129,32 @@ def selftest_image(max_side: int) -> np.ndarray:
     return downscale_for_detection(read_image(SELFTEST_PHOTO).bgr, max_side)[0]
 
 
-def selftest(manifest: DetectorManifest, model: Path) -> None:
-    """Refuse a model that does not find the faces it found at export on the self-test photo."""
-    found = faces_on(model, selftest_image(manifest.max_side), manifest.min_score)
-    expected = np.asarray(manifest.selftest, np.float64)
+def int8_faces_on(twin: Path, image: np.ndarray, min_score: float) -> np.ndarray:
+    """``faces_on`` for an int8 TFLite twin, run by LiteRT on one thread."""
+    from .yunet_litert import LitertYunet
+
+    faces = LitertYunet(twin, min_score, NMS_IOU, threads=1).detect(image)
+    return np.zeros((0, 5)) if faces is None else faces[:, [0, 1, 2, 3, 14]].astype(np.float64)
+
+
+def selftest(manifest: DetectorManifest, model: Path, int8: bool = False) -> None:
+    """Refuse a model (``int8``: the bundle's int8 twin) that does not find the faces it found at export on the
+    self-test photo."""
+    image = selftest_image(manifest.max_side)
+    if int8:
+        found, expected = int8_faces_on(model, image, manifest.min_score), manifest.int8.selftest
+        runs = "this LiteRT runs it differently"
+    else:
+        found, expected = faces_on(model, image, manifest.min_score), manifest.selftest
+        runs = "this OpenCV runs it differently"
+    expected = np.asarray(expected, np.float64)
     if (len(found) != len(expected)
             or np.abs(found[:, :4] - expected[:, :4]).max(initial=0) > SELFTEST_PX
             or np.abs(found[:, 4] - expected[:, 4]).max(initial=0) > SELFTEST_SCORE):
+        fix = "--detect-runtime litert" if int8 else "--detector yunet"
         raise ModelMismatchError(f"the detector {model} finds {len(found)} face(s) on its self-test photo where it "
-                                 f"found {len(expected)} at export: this OpenCV runs it differently or the bundle "
-                                 "is not the one exported — copy the bundle again, or use --detector yunet")
+                                 f"found {len(expected)} at export: {runs} or the bundle is not the one exported — "
+                                 f"copy the bundle again, or use {fix}")
 
 
 def write(manifest: DetectorManifest, folder: Path) -> Path:

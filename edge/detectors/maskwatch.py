@@ -7,7 +7,7 @@ Trained by ``python -m train.detector`` (docs/detector.md), shipped inside the p
 
 from pathlib import Path
 
-from . import bundle
+from . import bundle, yunet_litert
 from .base import DETECTORS
 from .yunet import YunetConfig, YunetDetector
 
@@ -34,14 +34,24 @@ class MaskwatchDetector(YunetDetector):
     def available(cls, model_dir: Path) -> bool:
         return bundle.is_bundle(bundle_dir(model_dir))
 
-    @classmethod
-    def from_dir(cls, model_dir: Path, max_side: int | None, **score) -> "MaskwatchDetector":
-        manifest, model = bundle.load(bundle_dir(model_dir))
-        bundle.selftest(manifest, model)
-        return cls(manifest, model, max_side or manifest.max_side, **score)
+    runtimes = ("litert-int8", "litert", "opencv")
 
-    def __init__(self, manifest: bundle.DetectorManifest, model: Path, max_side: int, min_score: float | None = None):
+    @classmethod
+    def from_dir(cls, model_dir: Path, max_side: int | None, runtime: str = "auto", **score) -> "MaskwatchDetector":
+        folder = bundle_dir(model_dir)
+        manifest, model = bundle.load(folder)
+        bundle.selftest(manifest, model)
+        int8 = None
+        if runtime == "litert-int8" and yunet_litert.available():
+            int8 = bundle.int8_of(manifest, folder)
+            if int8 is not None:
+                bundle.selftest(manifest, int8, int8=True)
+        return cls(manifest, model, max_side or manifest.max_side, runtime=runtime, int8=int8, **score)
+
+    def __init__(self, manifest: bundle.DetectorManifest, model: Path, max_side: int, min_score: float | None = None,
+                 runtime: str = "auto", int8: Path | None = None):
         super().__init__(YunetConfig(model.parent, bundle.NMS_IOU), max_side,
-                         manifest.min_score if min_score is None else min_score, model=model)
+                         manifest.min_score if min_score is None else min_score, model=model, runtime=runtime,
+                         int8=int8)
         self.face_score = manifest.face_score
         self.manifest = manifest

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import ModelFileError, ModelMismatchError
+from ..errors import BackendUnavailableError, ModelFileError, ModelMismatchError
 from ..manifest import sha256_of
 from . import yunet_litert
 from .base import DETECTORS, NO_FACES, FaceDetector, ModelFile, turn
@@ -60,28 +60,46 @@ class _Opencv:
         return self._net.detect(frame_bgr)[1]
 
 
-def _runner(model: Path, min_score: float, nms_threshold: float):
-    """LiteRT on the model's TFLite twin where both are there (the same faces in about half the time), after the
-    twin finds the ONNX's own faces on the self-test photo; else OpenCV on the ONNX."""
+def _litert(twin: Path, min_score: float, nms_threshold: float, redo: str) -> yunet_litert.LitertYunet:
+    try:
+        return yunet_litert.LitertYunet(twin, min_score, nms_threshold)
+    except (ValueError, RuntimeError) as exc:
+        raise ModelMismatchError(f"the YuNet twin {twin} cannot be read by LiteRT ({exc}) — {redo}") from None
+
+
+def _runner(model: Path, min_score: float, nms_threshold: float, runtime: str = "auto",
+            int8: Path | None = None) -> tuple[object, str]:
+    """(what detects, its runtime's name) for ``runtime``. ``auto``: the float twin on LiteRT after it finds the
+    ONNX's own faces on the self-test photo (the same faces in about half the time), else OpenCV on the ONNX.
+    ``litert-int8``: a bundle's int8 twin (``int8``, already checked), by name only: a third faster again, but it
+    counts fewer people right at the door (docs/detector.md)."""
+    if runtime in ("litert-int8", "litert") and not yunet_litert.available():
+        raise BackendUnavailableError(f"--detect-runtime {runtime} needs LiteRT: pip install ai-edge-litert, or "
+                                      "use --detect-runtime opencv")
+    if runtime == "litert-int8" and int8 is None:
+        raise ModelFileError(f"{model.parent} holds no int8 twin of {model.name} — use --detect-runtime litert, "
+                             "or a detector bundle exported with one (python -m train.detector_bundle)")
+    if runtime == "litert-int8":
+        return _litert(int8, min_score, nms_threshold, "copy the bundle again"), "litert-int8"
     opencv = _Opencv(model, min_score, nms_threshold)
     twin = yunet_litert.twin_of(model)
     packaged = PACKAGED / model.name
     if twin is None and packaged.is_file() and sha256_of(model) == sha256_of(packaged):
         twin = yunet_litert.twin_of(packaged)  # the packaged model, fetched again: its packaged twin
-    if twin is None or not yunet_litert.available():
-        return opencv
     redo = f"delete it to detect with OpenCV, or write it again (python -m train.yunet_keras --tflite {model})"
-    try:
-        litert = yunet_litert.LitertYunet(twin, min_score, nms_threshold)
-    except (ValueError, RuntimeError) as exc:
-        raise ModelMismatchError(f"the YuNet twin {twin} cannot be read by LiteRT ({exc}) — {redo}") from None
+    if runtime == "litert" and twin is None:
+        raise ModelFileError(f"no TFLite twin beside {model} — write one (python -m train.yunet_keras --tflite "
+                             f"{model}) or use --detect-runtime opencv")
+    if runtime == "opencv" or twin is None or not yunet_litert.available():
+        return opencv, "opencv"
+    litert = _litert(twin, min_score, nms_threshold, redo)
     image = selftest_image(640)
     expected, found = (np.zeros((0, 15)) if f is None else f for f in (opencv.detect(image), litert.detect(image)))
     if (len(found) != len(expected) or np.abs(found[:, :4] - expected[:, :4]).max(initial=0) > SELFTEST_PX
             or np.abs(found[:, 14] - expected[:, 14]).max(initial=0) > SELFTEST_SCORE):
         raise ModelMismatchError(f"the YuNet twin {twin} finds {len(found)} face(s) on the self-test photo where "
                                  f"{model.name} finds {len(expected)}: it was written from another model — {redo}")
-    return litert
+    return litert, "litert"
 
 
 @DETECTORS.register("yunet")
@@ -96,17 +114,18 @@ class YunetDetector(FaceDetector):
     files = FILES
     packaged = PACKAGED
     auto_rank = 1
+    runtimes = ("litert", "opencv")
 
     @classmethod
     def available(cls, model_dir: Path) -> bool:
         return model_for(model_dir) is not None
 
     @classmethod
-    def from_dir(cls, model_dir: Path, max_side: int, **score) -> "YunetDetector":
-        return cls(YunetConfig(model_dir=model_dir), max_side=max_side, **score)
+    def from_dir(cls, model_dir: Path, max_side: int, runtime: str = "auto", **score) -> "YunetDetector":
+        return cls(YunetConfig(model_dir=model_dir), max_side=max_side, runtime=runtime, **score)
 
     def __init__(self, config: YunetConfig = YunetConfig(), max_side: int = 640, min_score=0.6,
-                 model: Path | None = None):
+                 model: Path | None = None, runtime: str = "auto", int8: Path | None = None):
         super().__init__(max_side, min_score)
         self.config = config
         model = model or model_for(Path(config.model_dir))
@@ -115,8 +134,7 @@ class YunetDetector(FaceDetector):
                 f"no YuNet model ({MODEL_GLOB}) in {config.model_dir} nor in the package — reinstall the package, "
                 "run `edge-models fetch` or use --detector haar"
             )
-        self._net = _runner(model, min_score, config.nms_threshold)
-        self.runtime = "litert" if isinstance(self._net, yunet_litert.LitertYunet) else "opencv"
+        self._net, self.runtime = _runner(model, min_score, config.nms_threshold, runtime, int8)
 
     def _detect(self, frame_bgr: np.ndarray, face_widths=None) -> np.ndarray:
         faces = self._net.detect(frame_bgr)
