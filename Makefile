@@ -177,7 +177,7 @@ DETECTOR ?= edge/models/detectors/maskwatch/detector.onnx
 detector-eval: setup ## DETECTOR (default: the shipped one) vs stock YuNet and the AIZOO peer on the test photos → runs/detector-eval.*
 	$(PY) -m train.detector_eval --data $(SHARED)/datasets/scenes-ilc $(SHARED)/datasets/scenes-ap27 \
 		--detector stock=$(STOCK_YUNET) ours=$(DETECTOR) stock-litert=edge/models/detectors/yunet/face_detection_yunet_2026may.tflite \
-		ours-litert=$(DETECTOR:.onnx=.tflite) ours-int8=$(DETECTOR:.onnx=.int8.tflite) --peer aizoo=$(SHARED)/models/peers/aizoo/face_mask_detection.tflite \
+		ours-litert=$(DETECTOR:.onnx=.tflite) $(if $(wildcard $(DETECTOR:.onnx=.int8.tflite)),ours-int8=$(DETECTOR:.onnx=.int8.tflite)) --peer aizoo=$(SHARED)/models/peers/aizoo/face_mask_detection.tflite \
 		--sides 640 480 320 --json runs/detector-eval.json --png runs/detector-eval.png
 
 fairness: setup ## share of masked vs unmasked pictures where each face detector finds a face

@@ -186,16 +186,19 @@ def mdwe_supported() -> bool:
     return probe.returncode == 0
 
 
-@pytest.mark.parametrize("backend", ["litert-int8", "onnx-int8", "onnx-fp32"])
-def test_runtime_needs_no_writable_executable_memory(backend, walk_video, face_models, tmp_path):
-    """The unit sets MemoryDenyWriteExecute=yes: every backend and YuNet must run under it."""
+@pytest.mark.parametrize("backend, detector, runtime", [
+    ("litert-int8", "yunet", "auto"), ("onnx-int8", "yunet", "auto"), ("onnx-fp32", "yunet", "auto"),
+    ("litert-int8", "maskwatch", "litert-int8")])
+def test_runtime_needs_no_writable_executable_memory(backend, detector, runtime, walk_video, face_models, tmp_path):
+    """The unit sets MemoryDenyWriteExecute=yes: every backend and every detector runtime must run under it."""
     if not mdwe_supported():
         pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3+)")
     clip = tmp_path / "door.avi"
     walk_video(clip, 30)
     edge_run = Path(sys.executable).with_name("edge-run")
     result = run(sys.executable, "-c", MDWE, edge_run, "--camera", clip, "--backend", backend,
-                 "--detector", "yunet", "--detector-dir", face_models, "--db", tmp_path / "c.db", "--gpio", "none")
+                 "--detector", detector, "--detect-runtime", runtime, "--detector-dir", face_models,
+                 "--db", tmp_path / "c.db", "--gpio", "none")
     assert result.returncode == 0, result.stderr
     assert "unmasked=1" in result.stdout
 

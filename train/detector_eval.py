@@ -214,15 +214,17 @@ def plot(result: dict, records: dict, png: Path) -> None:
 
     sources = list(records)
     figure, axes = plt.subplots(1, len(sources), figsize=(6 * len(sources), 4.5), squeeze=False)
+    # one colour per detector and side, masked solid and bare dotted in it: the default cycle of ten repeats
+    colours = plt.get_cmap("tab20").colors
     for axis, source in zip(axes[0], sources, strict=False):
-        for name, record in records[source].items():
+        for index, (name, record) in enumerate(records[source].items()):
             thresholds = np.linspace(LOWEST, 0.99, 120)
             false = [np.sum(record.false & (record.scores >= t)) for t in thresholds]
             for label, style in (("with_mask", "-"), ("without_mask", ":")):
                 faces = record.labels == label
                 if faces.any():
                     axis.plot(false, [np.mean(record.found_score[faces] >= t) for t in thresholds], style,
-                              label=f"{name} {label}")
+                              color=colours[(2 * index) % len(colours)], label=f"{name} {label}")
         budget = result[source]["false_face_budget"]
         axis.axvline(budget, color="grey", lw=0.8)
         axis.set(title=f"{source} test photos (faces >= {COUNTABLE_PX} px)", xlabel="false faces",
